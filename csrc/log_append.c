@@ -1,0 +1,246 @@
+/*
+ * log_append.c — the write path of a log: validating and appending whole
+ * batches (offsets assigned by rewriting baseOffset through an iovec, so the
+ * caller's bytes are never touched), rolling, and the flush policies:
+ * group commit for SC_FLUSH_ALWAYS and the background flusher for
+ * SC_FLUSH_INTERVAL.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage.h"
+
+typedef struct {
+    size_t start; /* position of the batch in the caller's buffer */
+    size_t size;
+    int32_t last_offset_delta;
+    int64_t max_timestamp;
+} batch_desc;
+
+/* Validate (or, for trusted bytes, just frame) every batch in buf. */
+static int describe(const sc_log *log, const uint8_t *buf, size_t len, unsigned flags,
+                    batch_desc **out, uint32_t *count, batch_desc *stack, uint32_t stack_n,
+                    sc_error *err) {
+    batch_desc *d = stack;
+    uint32_t cap = stack_n, n = 0;
+    size_t pos = 0;
+    int rc = 0;
+    while (pos < len) {
+        sc_batch_header h;
+        size_t size;
+        rc = (flags & SC_APPEND_TRUSTED) ? sc_batch_size(buf + pos, len - pos, &size, &h, err)
+                                          : sc_batch_validate(buf + pos, len - pos, &h, &size, err);
+        if (rc) {
+            if (err) err->position += pos;
+            break;
+        }
+        if (size > log->cfg.max_batch_bytes) {
+            rc = sc_fail(err, SC_ETOOLARGE, "batch larger than max_batch_bytes", pos);
+            break;
+        }
+        if (n == cap) {
+            batch_desc *nd = malloc((size_t)cap * 2 * sizeof *nd);
+            if (!nd) {
+                rc = ENOMEM;
+                break;
+            }
+            memcpy(nd, d, (size_t)n * sizeof *nd);
+            if (d != stack) free(d);
+            d = nd;
+            cap *= 2;
+        }
+        d[n].start = pos;
+        d[n].size = size;
+        d[n].last_offset_delta = h.last_offset_delta;
+        d[n].max_timestamp = h.max_timestamp;
+        n++;
+        pos += size;
+    }
+    if (rc && d != stack) free(d);
+    if (!rc) {
+        *out = d;
+        *count = n;
+    }
+    return rc;
+}
+
+static int needs_roll(sc_log *log, sc_segment *seg, const batch_desc *d, uint32_t n, size_t len,
+                      int64_t records) {
+    uint64_t size = sc_segment_size(seg);
+    if (size == 0) return 0;
+    if (size + len > log->cfg.segment_bytes) return 1;
+    /* relative offsets are 32-bit in the indexes */
+    if (atomic_load(&log->end_offset) + records - seg->base_offset > INT32_MAX) return 1;
+    if (sc_index_entries(&seg->oindex) + n + 1 > sc_index_capacity_entries(&seg->oindex)) return 1;
+    if (sc_index_entries(&seg->tindex) + n + 2 > sc_index_capacity_entries(&seg->tindex)) return 1;
+    if (log->cfg.segment_ms >= 0 && seg->first_timestamp >= 0) {
+        int64_t newest = d[0].max_timestamp;
+        for (uint32_t i = 1; i < n; i++)
+            if (d[i].max_timestamp > newest) newest = d[i].max_timestamp;
+        if (newest - seg->first_timestamp > log->cfg.segment_ms) return 1;
+    }
+    return 0;
+}
+
+static int write_batches(sc_log *log, sc_segment *seg, const uint8_t *buf, const batch_desc *d,
+                         uint32_t n, int64_t base) {
+    if (log->offset_scratch_cap < (size_t)n * 8) {
+        uint8_t *s = realloc(log->offset_scratch, (size_t)n * 8);
+        if (!s) return ENOMEM;
+        log->offset_scratch = s;
+        log->offset_scratch_cap = (size_t)n * 8;
+    }
+    struct iovec stack_iov[16];
+    struct iovec *iov = n * 2 <= 16 ? stack_iov : malloc((size_t)n * 2 * sizeof *iov);
+    if (!iov) return ENOMEM;
+    int64_t next = base;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *bo = log->offset_scratch + (size_t)i * 8;
+        sc_store_be64(bo, (uint64_t)next);
+        iov[2 * i].iov_base = bo;
+        iov[2 * i].iov_len = 8;
+        iov[2 * i + 1].iov_base = (void *)(buf + d[i].start + 8);
+        iov[2 * i + 1].iov_len = d[i].size - 8;
+        next += (int64_t)d[i].last_offset_delta + 1;
+    }
+    uint64_t at = sc_segment_size(seg);
+    int rc = sc_os_pwritev_all(seg->fd, iov, (int)(n * 2), at);
+    if (iov != stack_iov) free(iov);
+    if (rc) {
+        /* Leave no partial batch behind (ENOSPC, EIO): the log stays as it was. */
+        if (ftruncate(seg->fd, (off_t)at) != 0) { /* the recovery scan would cut it */ }
+    }
+    return rc;
+}
+
+int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_append_info *info,
+                  sc_error *err) {
+    if (len == 0) return sc_fail(err, SC_ECORRUPT, "no batch to append", 0);
+    if (len > INT32_MAX) return sc_fail(err, SC_ETOOLARGE, "append larger than 2 GiB", 0);
+    int rc = sc_log_enter(log);
+    if (rc) return rc;
+    batch_desc stack[8], *d = NULL;
+    uint32_t n = 0;
+    rc = describe(log, buf, len, flags, &d, &n, stack, 8, err);
+    if (rc) {
+        sc_log_leave(log);
+        return rc;
+    }
+    int64_t records = 0;
+    for (uint32_t i = 0; i < n; i++) records += (int64_t)d[i].last_offset_delta + 1;
+
+    pthread_mutex_lock(&log->append_mu);
+    sc_segment *seg = sc_log_active(log);
+    if (needs_roll(log, seg, d, n, len, records)) {
+        rc = sc_log_roll(log);
+        if (!rc && (log->cfg.retention_bytes >= 0 || log->cfg.retention_ms >= 0))
+            rc = sc_log_retention_locked(log, sc_now_ms(), NULL);
+        seg = sc_log_active(log);
+    }
+    int64_t base = atomic_load(&log->end_offset);
+    uint64_t position = sc_segment_size(seg);
+    if (!rc) rc = write_batches(log, seg, buf, d, n, base);
+    if (!rc) {
+        int64_t next = base;
+        uint64_t at = position;
+        for (uint32_t i = 0; i < n; i++) {
+            sc_segment_note_batch(seg, &log->cfg, at, next, d[i].last_offset_delta, d[i].max_timestamp,
+                                  d[i].size);
+            at += d[i].size;
+            next += (int64_t)d[i].last_offset_delta + 1;
+        }
+        atomic_store_explicit(&seg->size, position + len, memory_order_release);
+        atomic_fetch_add(&log->total_bytes, len);
+        atomic_store_explicit(&log->end_offset, next, memory_order_release);
+        log->written_seq += len;
+        if (info) {
+            info->base_offset = base;
+            info->last_offset = next - 1;
+            info->batches = n;
+            info->position = position;
+        }
+        if (log->cfg.flush == SC_FLUSH_ALWAYS) rc = sc_log_sync_locked(log, log->written_seq);
+    }
+    pthread_mutex_unlock(&log->append_mu);
+    if (d != stack) free(d);
+    sc_log_leave(log);
+    return rc;
+}
+
+int sc_log_sync_locked(sc_log *log, uint64_t target) {
+    while (log->synced_seq < target) {
+        if (log->sync_in_progress) {
+            /* Another thread is syncing: its fdatasync may cover our bytes too. */
+            pthread_cond_wait(&log->sync_cv, &log->append_mu);
+            continue;
+        }
+        log->sync_in_progress = 1;
+        uint64_t t = log->written_seq;
+        size_t nd = 0;
+        sc_segment **dirty = malloc(log->nsegs * sizeof *dirty);
+        uint64_t *sizes = malloc(log->nsegs * sizeof *sizes);
+        int rc = (dirty && sizes) ? 0 : ENOMEM;
+        for (size_t i = 0; !rc && i < log->nsegs; i++) {
+            sc_segment *s = log->segs[i];
+            uint64_t sz = sc_segment_size(s);
+            if (s->synced_size < sz) {
+                sc_segment_retain(s);
+                dirty[nd] = s;
+                sizes[nd++] = sz;
+            }
+        }
+        /* The leader syncs with the lock released, so appends keep landing
+         * and the next sync covers all of them at once. */
+        pthread_mutex_unlock(&log->append_mu);
+        for (size_t i = 0; i < nd && !rc; i++) rc = sc_os_datasync(dirty[i]->fd);
+        pthread_mutex_lock(&log->append_mu);
+        for (size_t i = 0; i < nd; i++) {
+            if (!rc && dirty[i]->synced_size < sizes[i]) dirty[i]->synced_size = sizes[i];
+            sc_segment_release(dirty[i]);
+        }
+        free(dirty);
+        free(sizes);
+        log->sync_in_progress = 0;
+        pthread_cond_broadcast(&log->sync_cv);
+        if (rc) return rc;
+        if (t > log->synced_seq) log->synced_seq = t;
+    }
+    return 0;
+}
+
+int sc_log_flush(sc_log *log) {
+    int rc = sc_log_enter(log);
+    if (rc) return rc;
+    pthread_mutex_lock(&log->append_mu);
+    rc = sc_log_sync_locked(log, log->written_seq);
+    /* Segments dirtied outside the write counter (never-policy rolls, truncation). */
+    for (size_t i = 0; !rc && i < log->nsegs; i++) {
+        sc_segment *s = log->segs[i];
+        if (s->synced_size < sc_segment_size(s)) {
+            rc = sc_os_datasync(s->fd);
+            if (!rc) s->synced_size = sc_segment_size(s);
+        }
+    }
+    pthread_mutex_unlock(&log->append_mu);
+    sc_log_leave(log);
+    return rc;
+}
+
+void *sc_log_flusher_main(void *arg) {
+    sc_log *log = arg;
+    pthread_mutex_lock(&log->append_mu);
+    while (!log->flusher_stop) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)log->cfg.flush_interval_ms * 1000000u;
+        deadline.tv_sec += (time_t)(ns / 1000000000u);
+        deadline.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&log->flusher_cv, &log->append_mu, &deadline);
+        if (log->flusher_stop) break;
+        if (log->synced_seq < log->written_seq) (void)sc_log_sync_locked(log, log->written_seq);
+    }
+    pthread_mutex_unlock(&log->append_mu);
+    return NULL;
+}

@@ -1,0 +1,416 @@
+/*
+ * streamcore.h — the public C interface of the streamcore storage engine.
+ *
+ * streamcore stores ordered, replayable logs of Kafka RecordBatch v2 batches in
+ * segment files, exactly as Kafka lays them out on disk:
+ *
+ *   <dir>/00000000000000000000.log        batches, byte for byte as on the wire
+ *   <dir>/00000000000000000000.index      sparse offset index (offset -> position)
+ *   <dir>/00000000000000000000.timeindex  sparse time index (timestamp -> offset)
+ *
+ * The core is pure C99 + POSIX (C11 atomics), with no Python in it, so any
+ * program can embed it: link libstreamcore.a and include this header.
+ *
+ * Errors.  Every fallible function returns an int: 0 on success, a positive
+ * errno value for an operating-system failure (ENOSPC, EIO, ...), or one of the
+ * negative SC_E* codes below.  sc_strerror() names either kind.  Functions that
+ * judge bytes (batch validation) also fill an optional sc_error with a static
+ * description of what is wrong and where.  Nothing in the core prints, aborts or
+ * trusts a length read from disk or wire without a bounds check.
+ *
+ * Threads.  An sc_log serialises its appenders internally (one append at a time;
+ * with SC_FLUSH_ALWAYS concurrent appenders share one fdatasync: group commit).
+ * Any number of readers may run alongside the appender.  sc_log_close() waits for
+ * calls in progress on other threads to return, then refuses new ones with
+ * SC_ECLOSED; sc_log_free() must only be called once no thread uses the handle.
+ *
+ * Lifetimes.  A read returns an sc_log_slice that holds a reference on its
+ * segment (its file descriptor stays open even if retention deletes the file),
+ * and a mapping obtained from a slice holds a reference on the segment's memory
+ * map.  Release each with its release function; the memory stays valid until
+ * then, whatever happens to the log (roll, retention, close).  Truncating a
+ * segment whose mapping is referenced fails with SC_EBUSY rather than pulling
+ * pages out from under a reader.
+ */
+#ifndef STREAMCORE_H
+#define STREAMCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SC_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ errors */
+
+enum {
+    SC_OK = 0,
+    SC_ECORRUPT = -1,     /* malformed batch or record framing */
+    SC_ECRC = -2,         /* batch CRC-32C does not match its contents */
+    SC_ETOOLARGE = -3,    /* batch larger than the log's max_batch_bytes */
+    SC_ERANGE = -4,       /* offset outside [start_offset, end_offset] */
+    SC_ECLOSED = -5,      /* the log has been closed */
+    SC_EINVAL = -6,       /* invalid argument or configuration */
+    SC_EBUSY = -7,        /* zero-copy views pin the range being truncated */
+    SC_EMAGIC = -8,       /* batch magic is not 2 (only RecordBatch v2 is stored) */
+    SC_ECOMPRESSED = -9,  /* records of a compressed batch need decompressing first */
+    SC_ENOTFOUND = -10    /* nothing matches (e.g. no timestamp that late) */
+};
+
+/* A static description of a return code (negative SC_E*, positive errno). */
+const char *sc_strerror(int rc);
+
+/* Where and why bytes were judged bad.  `what` is a static string. */
+typedef struct sc_error {
+    const char *what;
+    uint64_t position; /* byte position in the buffer (or segment) examined */
+} sc_error;
+
+typedef struct sc_bytes {
+    const uint8_t *ptr;
+    size_t len;
+} sc_bytes;
+
+/* ------------------------------------------------------------------ CRC-32C */
+
+/* CRC-32C (Castagnoli) of buf, continuing from crc (0 to start).
+ * sc_crc32c(0, "123456789", 9) == 0xE3069283. */
+uint32_t sc_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* Implementations, fastest first; "auto" picks the fastest the CPU supports.
+ * Names: "vpclmul" (x86-64 AVX-512 + VPCLMULQDQ folding), "pclmul" (PCLMULQDQ
+ * folding), "sse42" (crc32 instruction, 3-way interleave), "armv8" (ARMv8 CRC),
+ * "sw" (portable slicing-by-8).  Returns 0, or SC_EINVAL if the name is unknown
+ * or the CPU lacks it.  The environment variable STREAMCORE_CRC32C_IMPL, read
+ * on first use, has the same effect.  Not thread-safe against concurrent
+ * sc_crc32c calls: select before use (tests and benchmarks). */
+int sc_crc32c_select(const char *name);
+/* The name of the implementation sc_crc32c uses now. */
+const char *sc_crc32c_impl(void);
+/* 1 if this CPU (and this build) can run the named implementation. */
+int sc_crc32c_available(const char *name);
+
+/* ------------------------------------------------- RecordBatch v2 (batch.c) */
+
+/* Layout of the 61-byte batch header; all integers big-endian.  The CRC covers
+ * bytes SC_BATCH_ATTRIBUTES_OFFSET .. end of batch, so baseOffset and
+ * partitionLeaderEpoch can be rewritten without recomputing it. */
+#define SC_BATCH_BASE_OFFSET_OFFSET 0            /* int64 */
+#define SC_BATCH_LENGTH_OFFSET 8                 /* int32: bytes after this field */
+#define SC_BATCH_LEADER_EPOCH_OFFSET 12          /* int32 */
+#define SC_BATCH_MAGIC_OFFSET 16                 /* int8, = 2 */
+#define SC_BATCH_CRC_OFFSET 17                   /* uint32 */
+#define SC_BATCH_ATTRIBUTES_OFFSET 21            /* int16 */
+#define SC_BATCH_LAST_OFFSET_DELTA_OFFSET 23     /* int32 */
+#define SC_BATCH_BASE_TIMESTAMP_OFFSET 27        /* int64 */
+#define SC_BATCH_MAX_TIMESTAMP_OFFSET 35         /* int64 */
+#define SC_BATCH_PRODUCER_ID_OFFSET 43           /* int64 */
+#define SC_BATCH_PRODUCER_EPOCH_OFFSET 51        /* int16 */
+#define SC_BATCH_BASE_SEQUENCE_OFFSET 53         /* int32 */
+#define SC_BATCH_RECORD_COUNT_OFFSET 57          /* int32 */
+#define SC_BATCH_HEADER_SIZE 61
+#define SC_BATCH_LOG_OVERHEAD 12                 /* baseOffset + batchLength */
+#define SC_BATCH_MAGIC 2
+
+#define SC_ATTR_COMPRESSION_MASK 0x07 /* 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd */
+#define SC_ATTR_LOG_APPEND_TIME 0x08
+#define SC_ATTR_TRANSACTIONAL 0x10
+#define SC_ATTR_CONTROL 0x20
+#define SC_ATTR_DELETE_HORIZON 0x40
+
+typedef struct sc_batch_header {
+    int64_t base_offset;
+    int32_t batch_length;
+    int32_t partition_leader_epoch;
+    int8_t magic;
+    uint32_t crc;
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t record_count;
+} sc_batch_header;
+
+/* Decode the header at buf.  Checks only what the header alone can show:
+ * len >= 61, magic == 2, 49 <= batchLength and 12 + batchLength <= len,
+ * lastOffsetDelta >= 0, recordCount >= 0.  No CRC check. */
+int sc_batch_header_parse(const void *buf, size_t len, sc_batch_header *out, sc_error *err);
+
+/* Total size in bytes (12 + batchLength) of the batch at buf, after the same
+ * bounds checks as sc_batch_header_parse (which fills *hdr when not NULL). */
+int sc_batch_size(const void *buf, size_t len, size_t *size, sc_batch_header *hdr, sc_error *err);
+
+/* Validate the one batch at the start of buf (len may extend past it): header
+ * bounds, magic, CRC-32C over attributes..end, and for uncompressed batches the
+ * framing of every record (lengths within the batch, varints well formed,
+ * offsetDelta == index, exactly recordCount records, lastOffsetDelta ==
+ * recordCount - 1, no trailing bytes).  Compressed batches are checked up to
+ * their CRC and recordCount/lastOffsetDelta agreement.  Fills *size. */
+int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
+                      sc_error *err);
+
+/* Rewrite the baseOffset field in place (the CRC does not cover it). */
+void sc_batch_set_base_offset(void *batch, int64_t base_offset);
+
+/* One record, pointing into the batch (or decompressed records) it came from. */
+typedef struct sc_record {
+    int32_t offset_delta;
+    int64_t timestamp_delta;
+    int8_t attributes;
+    int32_t key_len;   /* -1: null key (key == NULL) */
+    int32_t value_len; /* -1: null value (value == NULL) */
+    const uint8_t *key;
+    const uint8_t *value;
+    int32_t header_count;
+    const uint8_t *headers; /* header_count headers; walk with sc_header_next */
+    size_t headers_len;
+} sc_record;
+
+typedef struct sc_record_iter {
+    const uint8_t *pos;
+    const uint8_t *end;
+    int32_t remaining;
+    int32_t index;
+} sc_record_iter;
+
+/* Iterate `count` records encoded in [records, records + len): for an
+ * uncompressed batch that is buf + 61 .. buf + 12 + batchLength. */
+void sc_record_iter_init(sc_record_iter *it, const void *records, size_t len, int32_t count);
+/* 1: *out holds the next record; 0: done (and no bytes left over); <0: error. */
+int sc_record_iter_next(sc_record_iter *it, sc_record *out, sc_error *err);
+
+/* Walk a record's headers: *pos starts at rec.headers, end is
+ * rec.headers + rec.headers_len.  1: a header; 0: none left; <0: error.
+ * A null header value has value->ptr == NULL and value->len == 0. */
+int sc_header_next(const uint8_t **pos, const uint8_t *end, sc_bytes *key, sc_bytes *value,
+                   sc_error *err);
+
+/* ----------------------------------------------------- building (batch_build.c) */
+
+typedef struct sc_header_in {
+    const void *key;
+    const void *value; /* NULL with value_len -1: null value */
+    int32_t key_len;
+    int32_t value_len;
+} sc_header_in;
+
+typedef struct sc_record_in {
+    const void *key;   /* NULL with key_len -1: null key */
+    const void *value; /* NULL with value_len -1: null value */
+    int32_t key_len;
+    int32_t value_len;
+    int64_t timestamp;
+    const sc_header_in *headers;
+    int32_t header_count;
+} sc_record_in;
+
+/* Batch-level fields a builder sets; sc_batch_meta_init gives Kafka's
+ * "no producer" defaults (producerId -1, epoch -1, sequence -1, leader epoch -1,
+ * attributes 0, base offset 0). */
+typedef struct sc_batch_meta {
+    int64_t base_offset;
+    int32_t partition_leader_epoch;
+    int16_t attributes;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+} sc_batch_meta;
+
+void sc_batch_meta_init(sc_batch_meta *meta);
+
+/* Exact encoded size of a batch of these records, or 0 if it would exceed
+ * INT32_MAX or a length is invalid. */
+size_t sc_batch_encoded_size(const sc_record_in *recs, size_t n);
+
+/* Encode n >= 1 records as one uncompressed batch into out (capacity cap),
+ * CRC included; baseTimestamp is the first record's timestamp and maxTimestamp
+ * the largest.  *written = bytes used.  SC_EINVAL if cap is too small. */
+int sc_batch_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_record_in *recs,
+                   size_t n, size_t *written);
+
+/* Columnar input: record i's value is value_lengths[i] bytes of values (consecutive,
+ * -1 = null and takes no bytes); keys likewise, or keys == NULL for all-null keys;
+ * timestamps == NULL means every record gets default_timestamp. */
+typedef struct sc_columns_in {
+    const uint8_t *values;
+    const int32_t *value_lengths;
+    const uint8_t *keys;
+    const int32_t *key_lengths;
+    const int64_t *timestamps;
+    int64_t default_timestamp;
+    size_t count;
+} sc_columns_in;
+
+/* How many records, starting at record `first` (whose value starts at byte
+ * value_pos of values and key at key_pos of keys), fit in one batch of at most
+ * max_bytes; at least 1.  *n_out records, *size_out encoded bytes. */
+int sc_columns_plan(const sc_columns_in *in, size_t first, size_t max_bytes, size_t *n_out,
+                    size_t *size_out);
+/* Encode records [first, first + n) as one batch into out (cap bytes).  *value_pos and
+ * *key_pos are advanced past the bytes consumed. */
+int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_columns_in *in,
+                     size_t first, size_t n, size_t *value_pos, size_t *key_pos,
+                     size_t *written);
+
+/* Columnar output over a buffer of whole uncompressed batches: for each record
+ * with offset >= min_offset, up to max_records, its offset, timestamp and the
+ * position/length of its key and value within buf (length -1: null).  Stops
+ * early with SC_ECOMPRESSED at a compressed batch (*consumed = its position),
+ * so the caller can decompress it.  *n_out records were filled. */
+typedef struct sc_columns_out {
+    int64_t *offsets;
+    int64_t *timestamps;
+    int64_t *key_starts;
+    int32_t *key_lengths;
+    int64_t *value_starts;
+    int32_t *value_lengths;
+} sc_columns_out;
+
+int sc_columns_fill(const void *buf, size_t len, int64_t min_offset, size_t max_records,
+                    const sc_columns_out *out, size_t *n_out, size_t *consumed, sc_error *err);
+
+/* ------------------------------------------------------------- the log */
+
+typedef enum sc_flush_policy {
+    SC_FLUSH_NEVER = 0,    /* page cache only: survives a process crash */
+    SC_FLUSH_INTERVAL = 1, /* a background thread fdatasyncs every flush_interval_ms */
+    SC_FLUSH_ALWAYS = 2    /* append returns after fdatasync; concurrent appends share one */
+} sc_flush_policy;
+
+typedef struct sc_log_config {
+    uint64_t segment_bytes;        /* roll before the active segment would exceed this (<= 2 GiB - 1) */
+    int64_t segment_ms;            /* roll when the active segment's first batch is this old; -1: never */
+    uint32_t index_interval_bytes; /* bytes of log between index entries */
+    uint32_t max_index_bytes;      /* size cap of one index file; the segment rolls when full */
+    uint32_t max_batch_bytes;      /* larger batches are refused with SC_ETOOLARGE */
+    sc_flush_policy flush;
+    uint32_t flush_interval_ms;
+    int64_t retention_bytes; /* -1: unlimited */
+    int64_t retention_ms;    /* -1: unlimited */
+} sc_log_config;
+
+/* Kafka's defaults: 1 GiB segments, 4096-byte index interval, 10 MiB index
+ * cap, 1 MiB batches, flush never, unlimited retention. */
+void sc_log_config_init(sc_log_config *cfg);
+
+/* What opening a log found and fixed. */
+typedef struct sc_recovery_report {
+    int clean_shutdown;        /* the clean-shutdown marker was present */
+    uint32_t segments;         /* segment files opened */
+    uint32_t indexes_rebuilt;  /* index files missing or inconsistent, rebuilt from the log */
+    uint64_t bytes_scanned;    /* log bytes validated during recovery */
+    uint64_t bytes_truncated;  /* torn or corrupt tail cut from the log */
+    int64_t truncated_at_offset; /* end offset after the cut, -1 if nothing was cut */
+    const char *truncation_reason; /* static description, NULL if nothing was cut */
+} sc_recovery_report;
+
+typedef struct sc_log sc_log;
+typedef struct sc_segment sc_segment;
+typedef struct sc_map sc_map;
+
+/* Open (creating if needed) the log in directory dir.  Takes an exclusive
+ * advisory lock on the directory: a second open, in any process, fails with
+ * EWOULDBLOCK.  report may be NULL. */
+int sc_log_open(const char *dir, const sc_log_config *cfg, sc_log **out, sc_recovery_report *report);
+/* Flush, trim the active indexes, write the clean-shutdown marker, release the
+ * files.  Waits for calls in progress on other threads.  Idempotent. */
+int sc_log_close(sc_log *log);
+/* Close if needed and free the handle. */
+void sc_log_free(sc_log *log);
+
+typedef struct sc_append_info {
+    int64_t base_offset; /* offset assigned to the first record */
+    int64_t last_offset; /* offset of the last record */
+    uint32_t batches;
+    uint64_t position;   /* where the first batch landed in its segment */
+} sc_append_info;
+
+#define SC_APPEND_TRUSTED 1u /* the bytes come from sc_batch_build: skip validation */
+
+/* Append one or more whole batches from buf (len bytes exactly), assigning
+ * consecutive offsets from the log end.  The caller's bytes are never modified:
+ * the new baseOffset is written through an iovec.  Either every batch is
+ * appended or none is.  With SC_FLUSH_ALWAYS, returns once the bytes are
+ * durable. */
+int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_append_info *info,
+                  sc_error *err);
+
+int64_t sc_log_start_offset(sc_log *log);
+int64_t sc_log_end_offset(sc_log *log); /* the next offset to be assigned */
+uint64_t sc_log_size_bytes(sc_log *log);
+uint32_t sc_log_segment_count(sc_log *log);
+const char *sc_log_dir(const sc_log *log);
+
+/* fdatasync every segment that has unsynced bytes. */
+int sc_log_flush(sc_log *log);
+
+/* Remove every batch holding an offset >= offset (whole batches: the new end is
+ * the base offset of the first batch removed).  *new_end may be NULL.
+ * SC_ERANGE if offset < start_offset; SC_EBUSY if a live mapping covers a
+ * segment that would have to shrink. */
+int sc_log_truncate(sc_log *log, int64_t offset, int64_t *new_end);
+
+/* Delete whole old segments beyond retention_bytes / retention_ms (as of
+ * now_ms).  The active segment is rolled first if it alone has expired.
+ * *deleted may be NULL. */
+int sc_log_apply_retention(sc_log *log, int64_t now_ms, uint32_t *deleted);
+
+/* A range of whole batches in one segment file. */
+typedef struct sc_log_slice {
+    sc_segment *segment;         /* referenced; sc_log_slice_release drops it */
+    int fd;                      /* the segment file, open read/write */
+    uint64_t position;           /* byte position in the segment file */
+    uint64_t length;             /* bytes; 0 when offset == end_offset */
+    int64_t base_offset;         /* baseOffset of the first batch */
+    int64_t next_offset;         /* last offset of the last batch + 1 */
+    int64_t segment_base_offset;
+} sc_log_slice;
+
+/* The whole batches from the one holding `offset`, within one segment: as many
+ * as fit in max_bytes, but at least one (so a reader always progresses).  At
+ * offset == end_offset the slice is empty.  SC_ERANGE outside [start, end]. */
+int sc_log_read(sc_log *log, int64_t offset, size_t max_bytes, sc_log_slice *out);
+void sc_log_slice_release(sc_log_slice *slice);
+
+/* A pointer to the slice's bytes in the segment's read-only shared mapping,
+ * valid until sc_map_release(*map). */
+int sc_log_slice_map(const sc_log_slice *slice, sc_map **map, const uint8_t **ptr);
+void sc_map_retain(sc_map *map);
+void sc_map_release(sc_map *map);
+
+/* sendfile(2) bytes [skip, length) of the slice to out_fd.  *sent = bytes
+ * written by this call (may be short on a non-blocking socket; EAGAIN with
+ * nothing sent is returned as EAGAIN). */
+int sc_log_slice_sendfile(const sc_log_slice *slice, int out_fd, uint64_t skip, uint64_t *sent);
+
+/* The first batch whose maxTimestamp >= ts, as a one-batch slice; its exact
+ * record is found by iterating the batch.  SC_ENOTFOUND if no record is that
+ * late. */
+int sc_log_find_timestamp(sc_log *log, int64_t ts, sc_log_slice *out);
+
+/* Segment listing for tools. */
+typedef struct sc_segment_info {
+    int64_t base_offset;
+    int64_t next_offset;
+    uint64_t size;
+    int64_t max_timestamp; /* -1 when empty */
+    uint32_t index_entries;
+    uint32_t time_index_entries;
+} sc_segment_info;
+
+/* Fill up to cap entries, oldest first; *n = segments in the log. */
+int sc_log_segments(sc_log *log, sc_segment_info *out, size_t cap, size_t *n);
+
+/* Current wall-clock time in milliseconds since the epoch. */
+int64_t sc_now_ms(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STREAMCORE_H */

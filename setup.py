@@ -1,0 +1,52 @@
+# Declares the one extension, streamcore._core: the Cython binding plus the C
+# core in csrc/.  Metadata lives in pyproject.toml.  STREAMCORE_DEBUG=1 builds
+# with -O0 -g and assertions; STREAMCORE_SANITIZE=1 adds ASan and UBSan.
+import glob
+import os
+import shutil
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+debug = os.environ.get("STREAMCORE_DEBUG") == "1"
+sanitize = os.environ.get("STREAMCORE_SANITIZE") == "1"
+
+cflags = ["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+ldflags: list[str] = []
+if debug or sanitize:
+    cflags += ["-O0", "-g", "-UNDEBUG", "-DSC_DEBUG"]
+else:
+    cflags += ["-O3"]
+if sanitize:
+    cflags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+    ldflags += ["-fsanitize=address,undefined"]
+
+
+class build_py_with_header(build_py):
+    """Ship streamcore.h inside the package so `cimport streamcore` works."""
+
+    def run(self) -> None:
+        super().run()
+        dest = os.path.join(self.build_lib, "streamcore", "include")
+        os.makedirs(dest, exist_ok=True)
+        shutil.copy(os.path.join("csrc", "streamcore.h"), dest)
+
+
+ext = Extension(
+    "streamcore._core",
+    sources=["streamcore/_core.pyx"] + sorted(glob.glob("csrc/*.c")),
+    include_dirs=["csrc", numpy.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=cflags,
+    extra_link_args=ldflags,
+)
+
+setup(
+    ext_modules=cythonize(
+        [ext],
+        compiler_directives={"language_level": "3", "embedsignature": True},
+    ),
+    cmdclass={"build_py": build_py_with_header},
+)

@@ -1,0 +1,252 @@
+# The C interface of streamcore for Cython: the declarations of streamcore.h,
+# and the extension types of streamcore._core, so another Cython project can
+# `from streamcore._core cimport ...` and call the engine without Python
+# overhead.  Compile against the header installed in streamcore/include
+# (streamcore.get_include()).
+
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+
+
+cdef extern from "streamcore.h" nogil:
+    enum:
+        SC_OK
+        SC_ECORRUPT
+        SC_ECRC
+        SC_ETOOLARGE
+        SC_ERANGE
+        SC_ECLOSED
+        SC_EINVAL
+        SC_EBUSY
+        SC_EMAGIC
+        SC_ECOMPRESSED
+        SC_ENOTFOUND
+        SC_BATCH_HEADER_SIZE
+        SC_BATCH_LOG_OVERHEAD
+        SC_BATCH_ATTRIBUTES_OFFSET
+        SC_BATCH_CRC_OFFSET
+        SC_ATTR_COMPRESSION_MASK
+        SC_ATTR_LOG_APPEND_TIME
+        SC_APPEND_TRUSTED
+
+    const char *sc_strerror(int rc)
+
+    ctypedef struct sc_error:
+        const char *what
+        uint64_t position
+
+    ctypedef struct sc_bytes:
+        const uint8_t *ptr
+        size_t len
+
+    uint32_t sc_crc32c(uint32_t crc, const void *buf, size_t len)
+    int sc_crc32c_select(const char *name)
+    const char *sc_crc32c_impl()
+    int sc_crc32c_available(const char *name)
+
+    ctypedef struct sc_batch_header:
+        int64_t base_offset
+        int32_t batch_length
+        int32_t partition_leader_epoch
+        int8_t magic
+        uint32_t crc
+        int16_t attributes
+        int32_t last_offset_delta
+        int64_t base_timestamp
+        int64_t max_timestamp
+        int64_t producer_id
+        int16_t producer_epoch
+        int32_t base_sequence
+        int32_t record_count
+
+    int sc_batch_header_parse(const void *buf, size_t len, sc_batch_header *out, sc_error *err)
+    int sc_batch_size(const void *buf, size_t len, size_t *size, sc_batch_header *hdr, sc_error *err)
+    int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size, sc_error *err)
+    void sc_batch_set_base_offset(void *batch, int64_t base_offset)
+
+    ctypedef struct sc_record:
+        int32_t offset_delta
+        int64_t timestamp_delta
+        int8_t attributes
+        int32_t key_len
+        int32_t value_len
+        const uint8_t *key
+        const uint8_t *value
+        int32_t header_count
+        const uint8_t *headers
+        size_t headers_len
+
+    ctypedef struct sc_record_iter:
+        const uint8_t *pos
+        const uint8_t *end
+        int32_t remaining
+        int32_t index
+
+    void sc_record_iter_init(sc_record_iter *it, const void *records, size_t len, int32_t count)
+    int sc_record_iter_next(sc_record_iter *it, sc_record *out, sc_error *err)
+    int sc_header_next(const uint8_t **pos, const uint8_t *end, sc_bytes *key, sc_bytes *value, sc_error *err)
+
+    ctypedef struct sc_header_in:
+        const void *key
+        const void *value
+        int32_t key_len
+        int32_t value_len
+
+    ctypedef struct sc_record_in:
+        const void *key
+        const void *value
+        int32_t key_len
+        int32_t value_len
+        int64_t timestamp
+        const sc_header_in *headers
+        int32_t header_count
+
+    ctypedef struct sc_batch_meta:
+        int64_t base_offset
+        int32_t partition_leader_epoch
+        int16_t attributes
+        int64_t producer_id
+        int16_t producer_epoch
+        int32_t base_sequence
+
+    void sc_batch_meta_init(sc_batch_meta *meta)
+    size_t sc_batch_encoded_size(const sc_record_in *recs, size_t n)
+    int sc_batch_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_record_in *recs, size_t n, size_t *written)
+
+    ctypedef struct sc_columns_in:
+        const uint8_t *values
+        const int32_t *value_lengths
+        const uint8_t *keys
+        const int32_t *key_lengths
+        const int64_t *timestamps
+        int64_t default_timestamp
+        size_t count
+
+    int sc_columns_plan(const sc_columns_in *inp, size_t first, size_t max_bytes, size_t *n_out, size_t *size_out)
+    int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_columns_in *inp,
+                         size_t first, size_t n, size_t *value_pos, size_t *key_pos, size_t *written)
+
+    ctypedef struct sc_columns_out:
+        int64_t *offsets
+        int64_t *timestamps
+        int64_t *key_starts
+        int32_t *key_lengths
+        int64_t *value_starts
+        int32_t *value_lengths
+
+    int sc_columns_fill(const void *buf, size_t len, int64_t min_offset, size_t max_records,
+                        const sc_columns_out *out, size_t *n_out, size_t *consumed, sc_error *err)
+
+    ctypedef enum sc_flush_policy:
+        SC_FLUSH_NEVER
+        SC_FLUSH_INTERVAL
+        SC_FLUSH_ALWAYS
+
+    ctypedef struct sc_log_config:
+        uint64_t segment_bytes
+        int64_t segment_ms
+        uint32_t index_interval_bytes
+        uint32_t max_index_bytes
+        uint32_t max_batch_bytes
+        sc_flush_policy flush
+        uint32_t flush_interval_ms
+        int64_t retention_bytes
+        int64_t retention_ms
+
+    void sc_log_config_init(sc_log_config *cfg)
+
+    ctypedef struct sc_recovery_report:
+        int clean_shutdown
+        uint32_t segments
+        uint32_t indexes_rebuilt
+        uint64_t bytes_scanned
+        uint64_t bytes_truncated
+        int64_t truncated_at_offset
+        const char *truncation_reason
+
+    ctypedef struct sc_log:
+        pass
+    ctypedef struct sc_segment:
+        pass
+    ctypedef struct sc_map:
+        pass
+
+    int sc_log_open(const char *dir, const sc_log_config *cfg, sc_log **out, sc_recovery_report *report)
+    int sc_log_close(sc_log *log)
+    void sc_log_free(sc_log *log)
+
+    ctypedef struct sc_append_info:
+        int64_t base_offset
+        int64_t last_offset
+        uint32_t batches
+        uint64_t position
+
+    int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_append_info *info, sc_error *err)
+    int64_t sc_log_start_offset(sc_log *log)
+    int64_t sc_log_end_offset(sc_log *log)
+    uint64_t sc_log_size_bytes(sc_log *log)
+    uint32_t sc_log_segment_count(sc_log *log)
+    int sc_log_flush(sc_log *log)
+    int sc_log_truncate(sc_log *log, int64_t offset, int64_t *new_end)
+    int sc_log_apply_retention(sc_log *log, int64_t now_ms, uint32_t *deleted)
+
+    ctypedef struct sc_log_slice:
+        sc_segment *segment
+        int fd
+        uint64_t position
+        uint64_t length
+        int64_t base_offset
+        int64_t next_offset
+        int64_t segment_base_offset
+
+    int sc_log_read(sc_log *log, int64_t offset, size_t max_bytes, sc_log_slice *out)
+    void sc_log_slice_release(sc_log_slice *slice)
+    int sc_log_slice_map(const sc_log_slice *slice, sc_map **map, const uint8_t **ptr)
+    void sc_map_retain(sc_map *map)
+    void sc_map_release(sc_map *map)
+    int sc_log_slice_sendfile(const sc_log_slice *slice, int out_fd, uint64_t skip, uint64_t *sent)
+    int sc_log_find_timestamp(sc_log *log, int64_t ts, sc_log_slice *out)
+
+    ctypedef struct sc_segment_info:
+        int64_t base_offset
+        int64_t next_offset
+        uint64_t size
+        int64_t max_timestamp
+        uint32_t index_entries
+        uint32_t time_index_entries
+
+    int sc_log_segments(sc_log *log, sc_segment_info *out, size_t cap, size_t *n)
+    int64_t sc_now_ms()
+
+
+cdef class BatchView:
+    """Read-only zero-copy bytes of whole batches, over a segment mapping."""
+    cdef sc_map *_map
+    cdef const uint8_t *_ptr
+    cdef Py_ssize_t _len
+    cdef Py_ssize_t _exports
+    cdef readonly int64_t base_offset
+    cdef readonly int64_t next_offset
+    cdef readonly uint64_t position
+    cdef readonly int64_t segment_base_offset
+
+
+cdef class FileSlice:
+    """Whole batches in one segment file, for sendfile(2); keeps the file open."""
+    cdef sc_log_slice _slice
+
+
+cdef class Log:
+    cdef sc_log *_log
+    cdef bint _closed
+    cdef object _path
+    cdef sc_log_config _cfg
+    cdef sc_recovery_report _report
+    cdef uint8_t *_scratch
+    cdef size_t _scratch_cap
+    cdef bint _scratch_busy
+    cdef sc_record_in *_recs
+    cdef size_t _recs_cap
+    cdef sc_log *_handle(self) except NULL
+    cdef uint8_t *_take_scratch(self, size_t size, bint *own) except NULL
+    cdef void _give_scratch(self, uint8_t *buf, bint own) noexcept
+    cdef int _append_raw(self, const uint8_t *buf, size_t n, unsigned flags, sc_append_info *info) except -1

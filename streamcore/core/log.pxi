@@ -1,0 +1,368 @@
+# Log: one ordered, replayable log of Kafka batches in a directory of
+# segment files.  A thin shell over sc_log: argument checking and object
+# conversion with the GIL, the C call without it, then error translation.
+
+import collections
+
+RecoveryReport = collections.namedtuple(
+    "RecoveryReport",
+    "clean_shutdown segments indexes_rebuilt bytes_scanned bytes_truncated truncated_at_offset truncation_reason",
+)
+SegmentInfo = collections.namedtuple(
+    "SegmentInfo", "base_offset next_offset size max_timestamp index_entries time_index_entries"
+)
+
+_FLUSH_POLICIES = {"never": SC_FLUSH_NEVER, "interval": SC_FLUSH_INTERVAL, "always": SC_FLUSH_ALWAYS}
+
+
+cdef uint32_t _u32(object v, str name) except? 0:
+    if v is None or v < 1 or v > 0xFFFFFFFF:
+        raise ValueError(f"{name} must be between 1 and 2**32 - 1, not {v!r}")
+    return <uint32_t>v
+
+
+cdef class Log:
+    """An ordered log of RecordBatch v2 batches stored in segment files under ``path``.
+
+    Offsets are assigned on append, from 0.  One appender at a time (appends
+    from several threads are serialised inside; with ``flush="always"`` they
+    share fsyncs), any number of concurrent readers.  Use as a context manager
+    or call close(): a clean close lets the next open skip recovery.
+
+    flush: "never" (page cache; survives a process crash), "interval" (a
+    background thread fdatasyncs every flush_interval_ms), "always" (append
+    returns once the bytes are on disk).
+    """
+
+    def __cinit__(self):
+        self._log = NULL
+
+    def __init__(self, path, *, segment_bytes=1 << 30, index_interval_bytes=4096,
+                 flush="never", flush_interval_ms=1000, retention_bytes=None,
+                 retention_ms=None, max_batch_bytes=1 << 20, segment_ms=None,
+                 max_index_bytes=10 << 20):
+        cdef sc_log *log = NULL
+        cdef int rc
+        cdef bytes bpath
+        if self._log != NULL:
+            raise RuntimeError("Log is already open")
+        self._path = os.fspath(path)
+        bpath = os.fsencode(self._path)
+        sc_log_config_init(&self._cfg)
+        if not 61 <= segment_bytes <= 0x7FFFFFFF:
+            raise ValueError("segment_bytes must be between 61 and 2**31 - 1")
+        self._cfg.segment_bytes = segment_bytes
+        if index_interval_bytes is None or index_interval_bytes < 0:
+            raise ValueError("index_interval_bytes must be >= 0")
+        self._cfg.index_interval_bytes = index_interval_bytes
+        if not 61 <= max_batch_bytes <= 0x7FFFFFFF:
+            raise ValueError("max_batch_bytes must be between 61 and 2**31 - 1")
+        self._cfg.max_batch_bytes = max_batch_bytes
+        self._cfg.max_index_bytes = _u32(max_index_bytes, "max_index_bytes")
+        if flush not in _FLUSH_POLICIES:
+            raise ValueError(f"flush must be one of {sorted(_FLUSH_POLICIES)}, not {flush!r}")
+        self._cfg.flush = _FLUSH_POLICIES[flush]
+        self._cfg.flush_interval_ms = _u32(flush_interval_ms, "flush_interval_ms")
+        self._cfg.retention_bytes = -1 if retention_bytes is None else retention_bytes
+        self._cfg.retention_ms = -1 if retention_ms is None else retention_ms
+        self._cfg.segment_ms = -1 if segment_ms is None else segment_ms
+        if self._cfg.retention_bytes < -1 or self._cfg.retention_ms < -1 or self._cfg.segment_ms < -1:
+            raise ValueError("retention_bytes, retention_ms and segment_ms must be >= 0 or None")
+        os.makedirs(self._path, exist_ok=True)
+        cdef const char *cpath = bpath
+        with nogil:
+            rc = sc_log_open(cpath, &self._cfg, &log, &self._report)
+        _check(rc, f"open log {self._path!r}", NULL, self._path)
+        self._log = log
+
+    def __dealloc__(self):
+        if self._log != NULL:
+            with nogil:
+                sc_log_free(self._log)
+            self._log = NULL
+        free(self._scratch)
+
+    cdef sc_log *_handle(self) except NULL:
+        if self._log == NULL or self._closed:
+            raise LogClosedError(f"log {self._path!r} is closed")
+        return self._log
+
+    cdef uint8_t *_take_scratch(self, size_t size, bint *own) except NULL:
+        """The reusable build buffer, or a private one while another thread
+        (its GIL released in a write) still uses it."""
+        cdef uint8_t *buf
+        if self._scratch_busy:
+            buf = <uint8_t *>malloc(size)
+            if buf == NULL:
+                raise MemoryError()
+            own[0] = True
+            return buf
+        if size > self._scratch_cap:
+            buf = <uint8_t *>realloc(self._scratch, size)
+            if buf == NULL:
+                raise MemoryError()
+            self._scratch = buf
+            self._scratch_cap = size
+        self._scratch_busy = True
+        own[0] = False
+        return self._scratch
+
+    cdef void _give_scratch(self, uint8_t *buf, bint own) noexcept:
+        if own:
+            free(buf)
+        else:
+            self._scratch_busy = False
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def path(self):
+        return self._path
+
+    @property
+    def closed(self):
+        return self._log == NULL or self._closed
+
+    @property
+    def start_offset(self):
+        """The first offset still stored."""
+        return sc_log_start_offset(self._handle())
+
+    @property
+    def end_offset(self):
+        """The offset the next appended record will get."""
+        return sc_log_end_offset(self._handle())
+
+    @property
+    def size_bytes(self):
+        return sc_log_size_bytes(self._handle())
+
+    @property
+    def segment_count(self):
+        return sc_log_segment_count(self._handle())
+
+    @property
+    def max_batch_bytes(self):
+        return self._cfg.max_batch_bytes
+
+    @property
+    def recovery(self):
+        """What opening the log found: a RecoveryReport."""
+        r = self._report
+        return RecoveryReport(bool(r.clean_shutdown), r.segments, r.indexes_rebuilt, r.bytes_scanned,
+                              r.bytes_truncated, r.truncated_at_offset,
+                              None if r.truncation_reason == NULL else r.truncation_reason.decode())
+
+    def segments(self):
+        """A SegmentInfo per segment, oldest first."""
+        cdef sc_log *log = self._handle()
+        cdef size_t n = sc_log_segment_count(log) + 4, got = 0
+        cdef sc_segment_info *info = <sc_segment_info *>malloc(n * sizeof(sc_segment_info))
+        if info == NULL:
+            raise MemoryError()
+        try:
+            _check(sc_log_segments(log, info, n, &got), "list segments")
+            return [SegmentInfo(info[i].base_offset, info[i].next_offset, info[i].size,
+                                info[i].max_timestamp, info[i].index_entries,
+                                info[i].time_index_entries) for i in range(min(n, got))]
+        finally:
+            free(info)
+
+    # ---------------------------------------------------------------- writes
+
+    cdef int _append_raw(self, const uint8_t *buf, size_t n, unsigned flags, sc_append_info *info) except -1:
+        cdef sc_error err
+        cdef sc_log *log = self._handle()
+        cdef int rc
+        err.what = NULL
+        with nogil:
+            rc = sc_log_append(log, buf, n, flags, info, &err)
+        if rc:
+            _raise(rc, f"append to {self._path!r}", &err, self._path)
+        return 0
+
+    def append(self, values, keys=None, timestamps=None, headers=None):
+        """Append records as one batch; returns the offset of the first.
+
+        values: a sequence of bytes-like objects (or None for a null value);
+        keys: None or a sequence like values; timestamps: None (now), one int
+        for all, or a sequence of ints (ms); headers: None or, per record, a
+        sequence of (str key, bytes-like or None value)."""
+        cdef _Gather g = _Gather()
+        cdef sc_batch_meta meta
+        cdef sc_append_info info
+        cdef size_t size, written
+        cdef Py_ssize_t n
+        cdef uint8_t *buf
+        cdef bint own = False
+        cdef int rc
+        self._handle()
+        try:
+            n = g.fill(values, keys, timestamps, headers)
+            size = sc_batch_encoded_size(g.recs, <size_t>n)
+            if size == 0 or size > self._cfg.max_batch_bytes:
+                raise RecordTooLargeError(
+                    f"batch of {n} records is {size} bytes, over max_batch_bytes={self._cfg.max_batch_bytes}")
+            buf = self._take_scratch(size, &own)
+            try:
+                sc_batch_meta_init(&meta)
+                rc = sc_batch_build(buf, size, &meta, g.recs, <size_t>n, &written)
+                g.release()
+                _check(rc, "build batch")
+                self._append_raw(buf, written, SC_APPEND_TRUSTED, &info)
+            finally:
+                self._give_scratch(buf, own)
+        finally:
+            g.release()
+        return info.base_offset
+
+    def append_batch(self, buf):
+        """Append raw RecordBatch v2 bytes (one or more whole batches, as a
+        producer sends them).  Each is validated (bounds, magic, CRC, record
+        framing); offsets are assigned by rewriting baseOffset only.  All or
+        nothing.  Returns the first assigned offset."""
+        cdef Py_buffer view
+        cdef sc_append_info info
+        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        try:
+            self._append_raw(<const uint8_t *>view.buf, <size_t>view.len, 0, &info)
+        finally:
+            PyBuffer_Release(&view)
+        return info.base_offset
+
+    def flush(self):
+        """fdatasync everything appended so far."""
+        cdef sc_log *log = self._handle()
+        cdef int rc
+        with nogil:
+            rc = sc_log_flush(log)
+        _check(rc, f"flush {self._path!r}", NULL, self._path)
+
+    def truncate(self, int64_t offset):
+        """Remove every batch holding an offset >= offset; returns the new end
+        offset (the base offset of the first batch removed, since batches are
+        whole).  LogBusyError if a live BatchView pins the bytes."""
+        cdef sc_log *log = self._handle()
+        cdef int64_t end = 0
+        cdef int rc
+        with nogil:
+            rc = sc_log_truncate(log, offset, &end)
+        _check(rc, f"truncate {self._path!r} to {offset}", NULL, self._path)
+        return end
+
+    def apply_retention(self, now_ms=None):
+        """Delete whole old segments beyond retention_bytes / retention_ms;
+        returns how many were deleted."""
+        cdef sc_log *log = self._handle()
+        cdef int64_t now = sc_now_ms() if now_ms is None else now_ms
+        cdef uint32_t deleted = 0
+        cdef int rc
+        with nogil:
+            rc = sc_log_apply_retention(log, now, &deleted)
+        _check(rc, f"retention on {self._path!r}", NULL, self._path)
+        return deleted
+
+    def close(self):
+        """Flush, write the clean-shutdown marker and release the files.
+        Views already handed out stay valid."""
+        cdef sc_log *log = self._log
+        cdef int rc
+        if log == NULL or self._closed:
+            return
+        # The handle itself is freed only at deallocation: a thread that
+        # fetched it just before this close must find it closed, not freed.
+        self._closed = True
+        with nogil:
+            rc = sc_log_close(log)
+        _check(rc, f"close {self._path!r}", NULL, self._path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---------------------------------------------------------------- reads
+
+    def read(self, int64_t offset, size_t max_bytes=1 << 20):
+        """Whole batches from the one holding ``offset``, up to max_bytes (at
+        least one batch), within one segment, as a zero-copy BatchView.  Empty
+        at end_offset; OffsetOutOfRangeError outside [start_offset, end_offset]."""
+        cdef sc_log_slice s
+        cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &s)
+        if rc:
+            _raise(rc, f"read offset {offset} of {self._path!r}")
+        try:
+            return _view_from_slice(&s)
+        finally:
+            sc_log_slice_release(&s)
+
+    def slice(self, int64_t offset, size_t max_bytes=1 << 20):
+        """Like read(), as a FileSlice (fd, position, length) for sendfile."""
+        cdef FileSlice fs = FileSlice.__new__(FileSlice)
+        cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &fs._slice)
+        if rc:
+            _raise(rc, f"read offset {offset} of {self._path!r}")
+        return fs
+
+    def sendfile(self, out, int64_t offset, size_t max_bytes=1 << 20):
+        """Send the batches read(offset, max_bytes) would return to a socket
+        or fd with sendfile(2); returns bytes sent (whole batches on a
+        blocking socket; possibly part on a non-blocking one — use slice() to
+        resume; BlockingIOError if nothing could be sent)."""
+        cdef FileSlice fs = self.slice(offset, max_bytes)
+        try:
+            return fs.sendfile(out)
+        finally:
+            fs.release()
+
+    def records(self, int64_t offset=-1):
+        """Iterate records from ``offset`` (default: start_offset) to the end,
+        CRC-checking every batch read."""
+        if offset < 0:
+            offset = self.start_offset
+        while True:
+            view = self.read(offset)
+            if len(view) == 0:
+                return
+            for batch in iter_batches(view, validate=True):
+                if batch.next_offset > offset:
+                    yield from batch.records(offset)
+            offset = view.next_offset
+
+    def offset_for_timestamp(self, int64_t timestamp):
+        """The first offset whose record timestamp is >= timestamp, or None."""
+        cdef sc_log_slice s
+        cdef int rc = sc_log_find_timestamp(self._handle(), timestamp, &s)
+        if rc == SC_ENOTFOUND:
+            return None
+        if rc:
+            _raise(rc, f"find timestamp {timestamp} in {self._path!r}")
+        try:
+            view = _view_from_slice(&s)
+        finally:
+            sc_log_slice_release(&s)
+        for batch in iter_batches(view, validate=True):
+            for rec in batch.records():
+                if rec.timestamp >= timestamp:
+                    return rec.offset
+        return None
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"offsets [{self.start_offset}, {self.end_offset})"
+        return f"Log({self._path!r}, {state})"
+
+    # ---------------------------------------------------------------- columns
+
+    def read_columns(self, int64_t offset, size_t max_records=65536, size_t max_bytes=64 << 20):
+        """Up to max_records records from ``offset`` (within one segment) as
+        numpy arrays indexing one zero-copy buffer: a Columns."""
+        return _read_columns(self, offset, max_records, max_bytes)
+
+    def append_columns(self, values_buf, value_lengths, keys_buf=None, key_lengths=None,
+                       timestamps=None):
+        """Append records given as one buffer of concatenated values plus an
+        int32 array of their lengths (-1: null), optionally keys the same way
+        and int64 timestamps; split into batches of at most max_batch_bytes.
+        Returns the first offset."""
+        return _append_columns(self, values_buf, value_lengths, keys_buf, key_lengths, timestamps)
