@@ -120,7 +120,7 @@ SC_TGT_SSE42 static inline uint32_t crc_serial(uint32_t crc, const uint8_t *p, s
 }
 
 /* Three streams of len bytes (a multiple of 16): the crc32 instruction has a
- * latency of 3 and a throughput of 1, so three chains keep it busy. */
+ * latency of 3 and a throughput of (at least) 1, so three chains keep it busy. */
 SC_TGT_SSE42 static inline uint32_t crc_3way(uint32_t crc, const uint8_t *p, size_t len,
                                              const sc_crc32c_shift_table *sh) {
     uint64_t c0 = crc, c1 = 0, c2 = 0;
@@ -169,6 +169,13 @@ SC_TGT_PCLMUL static inline uint32_t reduce128(__m128i x) {
     return (uint32_t)_mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(x, 1));
 }
 
+/* x ^ the q whole slots at p, each folded straight to the last of them. */
+SC_TGT_PCLMUL static inline __m128i add_slots(__m128i x, const uint8_t *p, unsigned q) {
+    for (unsigned k = 0; k + 1 < q; k++)
+        x = _mm_xor_si128(x, fold128(ldu128(p + 16 * k), q - 1 - k));
+    return q ? _mm_xor_si128(x, ldu128(p + 16 * (q - 1))) : x;
+}
+
 SC_TGT_PCLMUL uint32_t sc_crc32c_pclmul(uint32_t crc, const uint8_t *p, size_t n) {
     if (n < PCLMUL_MIN) return crc_serial(crc, p, n);
     __m128i x0 = _mm_xor_si128(ldu128(p), _mm_cvtsi32_si128((int)crc));
@@ -187,11 +194,7 @@ SC_TGT_PCLMUL uint32_t sc_crc32c_pclmul(uint32_t crc, const uint8_t *p, size_t n
     unsigned q = (unsigned)(n / 16);
     __m128i x = _mm_xor_si128(_mm_xor_si128(fold128(x0, 3 + q), fold128(x1, 2 + q)),
                               fold128(x2, 1 + q));
-    x = _mm_xor_si128(x, q ? fold128(x3, q) : x3);
-    if (q) {
-        for (unsigned k = 1; k < q; k++) x = _mm_xor_si128(x, fold128(ldu128(p + 16 * (k - 1)), q - k));
-        x = _mm_xor_si128(x, ldu128(p + 16 * (q - 1)));
-    }
+    x = add_slots(_mm_xor_si128(x, q ? fold128(x3, q) : x3), p, q);
     return crc_serial(reduce128(x), p + 16 * q, n % 16);
 }
 
@@ -209,7 +212,7 @@ SC_TGT_VPCLMUL static inline __m512i fold512(__m512i z, unsigned d) {
                             _mm512_clmulepi64_epi128(z, k, 0x11));
 }
 
-/* fold(z) ^ y with every slot moving by the same 4*m slots (constants k). */
+/* fold(z) ^ y, every slot moving by the one distance whose constants k holds. */
 SC_TGT_VPCLMUL static inline __m512i fold512_xor(__m512i z, __m512i k, __m512i y) {
     return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(z, k, 0x00),
                                      _mm512_clmulepi64_epi128(z, k, 0x11), y, 0x96);
@@ -222,8 +225,9 @@ SC_TGT_VPCLMUL static inline __m512i xor3_512(__m512i a, __m512i b, __m512i c) {
 SC_TGT_VPCLMUL uint32_t sc_crc32c_vpclmul(uint32_t crc, const uint8_t *p, size_t n) {
     if (n < VPCLMUL_MIN) return crc_serial(crc, p, n);
     const __m512i crcv = _mm512_maskz_set1_epi32(1, (int)crc);
-    __m512i acc, last;
-    unsigned q; /* whole 16-byte slots after the last whole 64-byte block */
+    __m512i acc;  /* every 64-byte block, folded to the last whole 16-byte slot */
+    __m512i last; /* the last 64-byte block, unfolded */
+    unsigned q;   /* whole 16-byte slots after the last 64-byte block */
     if (n >= 256) {
         __m512i z0 = _mm512_xor_si512(ldu512(p), crcv);
         __m512i z1 = ldu512(p + 64), z2 = ldu512(p + 128), z3 = ldu512(p + 192);
@@ -268,10 +272,7 @@ SC_TGT_VPCLMUL uint32_t sc_crc32c_vpclmul(uint32_t crc, const uint8_t *p, size_t
     if (q == 0) acc = _mm512_mask_xor_epi64(acc, 0xC0, acc, last); /* its last slot stays */
     __m256i y = _mm256_xor_si256(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
     __m128i x = _mm_xor_si128(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
-    if (q) {
-        for (unsigned k = 0; k + 1 < q; k++) x = _mm_xor_si128(x, fold128(ldu128(p + 16 * k), q - 1 - k));
-        x = _mm_xor_si128(x, ldu128(p + 16 * (q - 1)));
-    }
+    x = add_slots(x, p, q);
     return crc_serial(reduce128(x), p + 16 * q, n % 16);
 }
 

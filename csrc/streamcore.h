@@ -80,13 +80,14 @@ typedef struct sc_bytes {
  * sc_crc32c(0, "123456789", 9) == 0xE3069283. */
 uint32_t sc_crc32c(uint32_t crc, const void *buf, size_t len);
 
-/* Implementations, fastest first; "auto" picks the fastest the CPU supports.
- * Names: "vpclmul" (x86-64 AVX-512 + VPCLMULQDQ folding), "pclmul" (PCLMULQDQ
- * folding), "sse42" (crc32 instruction, 3-way interleave), "armv8" (ARMv8 CRC),
- * "sw" (portable slicing-by-8).  Returns 0, or SC_EINVAL if the name is unknown
- * or the CPU lacks it.  The environment variable STREAMCORE_CRC32C_IMPL, read
- * on first use, has the same effect.  Not thread-safe against concurrent
- * sc_crc32c calls: select before use (tests and benchmarks). */
+/* Implementations: "vpclmul" (x86-64 AVX-512 + VPCLMULQDQ folding), "sse42"
+ * (crc32 instruction, 3-way interleave), "pclmul" (PCLMULQDQ folding), "armv8"
+ * (ARMv8 CRC), "sw" (portable slicing-by-8).  "auto" picks the first of these,
+ * in this order, that the CPU supports (measured: sse42 beats 128-bit folding).
+ * Returns 0, or SC_EINVAL if the name is unknown or the CPU lacks it.  The
+ * environment variable STREAMCORE_CRC32C_IMPL, read on first use, has the same
+ * effect.  Not thread-safe against concurrent sc_crc32c calls: select before
+ * use (tests and benchmarks). */
 int sc_crc32c_select(const char *name);
 /* The name of the implementation sc_crc32c uses now. */
 const char *sc_crc32c_impl(void);
