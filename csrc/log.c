@@ -310,8 +310,8 @@ int sc_log_close(sc_log *log) {
     /* The marker promises that everything before it is durable and indexed. */
     for (size_t i = 0; i < log->nsegs && rc == 0; i++) {
         sc_segment *seg = log->segs[i];
-        if (seg->synced_size < sc_segment_size(seg)) rc = sc_os_datasync(seg->fd);
-        if (!rc && !seg->sealed) rc = sc_segment_seal(seg, 1);
+        if (!seg->sealed) rc = sc_segment_seal(seg, 1);
+        else if (seg->synced_size < sc_segment_size(seg)) rc = sc_segment_sync(seg, 1);
     }
     if (rc == 0) {
         char *marker = join(log->dir, CLEAN_MARKER);
@@ -384,9 +384,8 @@ int sc_log_retention_locked(sc_log *log, int64_t now_ms, uint32_t *deleted) {
     int64_t rb = log->cfg.retention_bytes, rms = log->cfg.retention_ms;
     if (rms >= 0) {
         sc_segment *act = sc_log_active(log);
-        /* The active segment alone expired: roll so it can go too. */
-        if (log->nsegs == 1 && sc_segment_size(act) > 0 &&
-            atomic_load(&act->max_timestamp) < now_ms - rms) {
+        /* The active segment expired too: roll so that it can go as well. */
+        if (sc_segment_size(act) > 0 && atomic_load(&act->max_timestamp) < now_ms - rms) {
             int rc = sc_log_roll(log);
             if (rc) return rc;
         }

@@ -127,7 +127,7 @@ cdef object _read_columns_decoded(object view, size_t position, int64_t offset, 
     cols = [[], [], [], [], [], []]
     for batch in iter_batches(memoryview(view)[position:], validate=True):
         for rec in batch.records(offset):
-            if len(cols[0]) >= max_records:
+            if <size_t>len(cols[0]) >= max_records:
                 break
             cols[0].append(rec.offset)
             cols[1].append(rec.timestamp)
@@ -139,7 +139,7 @@ cdef object _read_columns_decoded(object view, size_t position, int64_t offset, 
                     starts.append(len(data))
                     lengths.append(len(value))
                     data += value
-        if len(cols[0]) >= max_records or batch.compression == 0:
+        if <size_t>len(cols[0]) >= max_records or batch.compression == 0:
             break  # uncompressed batches go back to the zero-copy path
     return Columns(bytes(data), np.array(cols[0], np.int64), np.array(cols[1], np.int64),
                    np.array(cols[2], np.int64), np.array(cols[3], np.int32),
@@ -173,7 +173,7 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
     cdef sc_columns_in inp
     cdef sc_batch_meta meta
     cdef sc_append_info info
-    cdef size_t first = 0, k, size, written, used, vpos = 0, kpos = 0, cap
+    cdef size_t first = 0, k, size, written, used, vpos = 0, kpos = 0, cap, n
     cdef size_t max_batch = log._cfg.max_batch_bytes
     cdef int64_t base = -1
     cdef uint8_t *buf = NULL
@@ -195,7 +195,7 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
         inp.key_lengths = NULL
         if key_lengths is not None:
             kl = _lengths(np, key_lengths, keys_buf, "key", &kbuf, &kheld)
-            if len(kl) != n:
+            if <size_t>len(kl) != n:
                 raise ValueError("key_lengths and value_lengths differ in length")
             kl_view = kl
             inp.key_lengths = &kl_view[0]
@@ -208,7 +208,7 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
             inp.default_timestamp = timestamps
         elif timestamps is not None:
             ts = np.ascontiguousarray(timestamps, dtype=np.int64)
-            if len(ts) != n:
+            if <size_t>len(ts) != n:
                 raise ValueError("timestamps and value_lengths differ in length")
             ts_view = ts
             inp.timestamps = &ts_view[0]
