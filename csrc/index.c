@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +39,8 @@ int sc_index_open(sc_index *ix, const char *path, uint32_t entry_size, size_t ca
                   uint64_t *file_size) {
     ix->fd = -1;
     ix->map = NULL;
+    ix->path = strdup(path);
+    if (!ix->path) return ENOMEM;
     ix->entry_size = entry_size;
     atomic_store(&ix->entries, 0);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -70,25 +73,45 @@ int sc_index_open(sc_index *ix, const char *path, uint32_t entry_size, size_t ca
         close(fd);
         return e;
     }
-    ix->fd = fd;
     ix->map = m;
     atomic_store_explicit(&ix->entries, (uint32_t)entries, memory_order_release);
+    /* A mapping outlives its descriptor: sealed indexes keep no fd open. */
+    if (active) ix->fd = fd;
+    else close(fd);
     return 0;
 }
 
 void sc_index_close(sc_index *ix) {
     if (ix->map) munmap(ix->map, page_round(ix->capacity));
     if (ix->fd >= 0) close(ix->fd);
+    free(ix->path);
+    ix->path = NULL;
     ix->map = NULL;
     ix->fd = -1;
 }
 
 int sc_index_trim(sc_index *ix) {
     off_t want = (off_t)sc_index_entries(ix) * (off_t)ix->entry_size;
-    return ftruncate(ix->fd, want) == 0 ? 0 : errno;
+    if (ix->fd < 0) return 0;
+    if (ftruncate(ix->fd, want) != 0) return errno;
+    close(ix->fd);
+    ix->fd = -1;
+    return 0;
 }
 
-int sc_index_grow(sc_index *ix) { return sc_os_preallocate(ix->fd, ix->capacity); }
+int sc_index_grow(sc_index *ix) {
+    if (ix->fd < 0) {
+        ix->fd = open(ix->path, O_RDWR | O_CLOEXEC);
+        if (ix->fd < 0) return errno;
+    }
+    return sc_os_preallocate(ix->fd, ix->capacity);
+}
+
+int sc_index_sync(sc_index *ix) {
+    size_t n = (size_t)sc_index_entries(ix) * ix->entry_size;
+    if (n == 0) return 0;
+    return msync(ix->map, n, MS_SYNC) == 0 ? 0 : errno;
+}
 
 void sc_index_truncate(sc_index *ix, uint32_t n) {
     uint32_t have = sc_index_entries(ix);

@@ -55,6 +55,7 @@ static int segment_new(const char *dir, int64_t base_offset, const sc_log_config
     seg->base_offset = base_offset;
     seg->fd = -1;
     seg->oindex.fd = seg->tindex.fd = -1;
+    seg->oindex.path = seg->tindex.path = NULL;
     atomic_init(&seg->size, 0);
     atomic_init(&seg->next_offset, base_offset);
     atomic_init(&seg->max_timestamp, -1);
@@ -259,10 +260,8 @@ int sc_segment_unseal(sc_segment *seg) {
 
 int sc_segment_sync(sc_segment *seg, int indexes) {
     int rc = sc_os_datasync(seg->fd);
-    if (!rc && indexes) {
-        if (msync(seg->oindex.map, seg->oindex.capacity, MS_SYNC) != 0) rc = errno;
-        if (!rc && msync(seg->tindex.map, seg->tindex.capacity, MS_SYNC) != 0) rc = errno;
-    }
+    if (!rc && indexes) rc = sc_index_sync(&seg->oindex);
+    if (!rc && indexes) rc = sc_index_sync(&seg->tindex);
     return rc;
 }
 

@@ -30,7 +30,8 @@
 #define SC_TIME_ENTRY_SIZE 12u
 
 typedef struct sc_index {
-    int fd;
+    int fd;                /* open only while the segment is active: one fd per sealed segment */
+    char *path;
     uint8_t *map;          /* `capacity` bytes, shared, never remapped */
     size_t capacity;       /* bytes mapped; entries never exceed capacity / entry_size */
     uint32_t entry_size;
@@ -44,9 +45,12 @@ typedef struct sc_index {
 int sc_index_open(sc_index *ix, const char *path, uint32_t entry_size, size_t capacity, int active,
                   uint64_t *file_size);
 void sc_index_close(sc_index *ix);
-/* Cut the file to its entries (sealing), or grow it back to capacity (reactivating). */
+/* Cut the file to its entries and close it (sealing), or reopen it and grow it
+ * back to capacity (reactivating).  The mapping is untouched either way. */
 int sc_index_trim(sc_index *ix);
 int sc_index_grow(sc_index *ix);
+/* msync the entries written so far. */
+int sc_index_sync(sc_index *ix);
 /* Drop entries from n on, zeroing them so a crash cannot resurrect them. */
 void sc_index_truncate(sc_index *ix, uint32_t n);
 static inline uint32_t sc_index_capacity_entries(const sc_index *ix) {

@@ -92,10 +92,11 @@ def check_log(log, model: list, samples: int = 25) -> None:
         first = next(iter(view.records(off)))
         assert (first.offset, bytes(first.value)) == (off, value)
         view.release()
-        assert log.offset_for_timestamp(ts) == off
+        assert log.offset_for_timestamp(ts) == expected_offset_for_timestamp(model, ts)
         assert log.offset_for_timestamp(ts - 1) == expected_offset_for_timestamp(model, ts - 1)
-    assert log.offset_for_timestamp(model[-1][3] + 1) is None
-    assert log.offset_for_timestamp(0) == model[0][0]
+    top = max(m[3] for m in model)
+    assert log.offset_for_timestamp(top + 1) is None
+    assert log.offset_for_timestamp(-1) == model[0][0]
     empty = log.read(log.end_offset)
     assert len(empty) == 0
 
