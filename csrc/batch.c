@@ -341,6 +341,7 @@ int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t 
     const uint8_t *end = b + total;
     int32_t count = h.record_count;
     sc_record r;
+    int64_t max_ts = INT64_MIN;
     for (int32_t i = 0; i < count; i++) {
         const char *what;
         const uint8_t *at;
@@ -349,8 +350,17 @@ int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t 
                            (uint64_t)(p - b));
         if (SC_UNLIKELY(parse_record(p, end, i, &r, &p, &what, &at) != 0))
             return sc_fail(err, SC_ECORRUPT, what, (uint64_t)(at - b));
+        /* timestamps wrap like Kafka's long arithmetic */
+        int64_t ts = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)r.timestamp_delta);
+        if (ts > max_ts) max_ts = ts;
     }
     if (SC_UNLIKELY(p != end))
         return sc_fail(err, SC_ECORRUPT, "trailing bytes after last record", (uint64_t)(p - b));
+    /* Time lookups trust maxTimestamp (Kafka's broker rewrites it; we refuse a
+     * batch whose maxTimestamp is not the largest record timestamp). */
+    if (!(h.attributes & SC_ATTR_LOG_APPEND_TIME) &&
+        SC_UNLIKELY(max_ts != h.max_timestamp))
+        return sc_fail(err, SC_ECORRUPT, "maxTimestamp is not the largest record timestamp",
+                       SC_BATCH_MAX_TIMESTAMP_OFFSET);
     return 0;
 }

@@ -38,8 +38,22 @@ from .errors import (
 
 
 def get_include() -> str:
-    """Directory holding streamcore.h and the .pxd, for projects that compile against the core."""
-    return os.path.dirname(__file__)
+    """Directory holding ``streamcore.h``, for C or Cython code compiled against the core.
+
+    An installed package carries the header in ``streamcore/include``; a
+    source checkout (editable install) has it in ``csrc/``.  The Cython
+    declarations are ``streamcore/_core.pxd``, found by Cython on the module
+    search path (the directory that contains the ``streamcore`` package), so
+    ``from streamcore._core cimport Log`` needs only ``include_dirs=[get_include()]``.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(here, "include")
+    if os.path.isfile(os.path.join(installed, "streamcore.h")):
+        return installed
+    source = os.path.join(os.path.dirname(here), "csrc")
+    if os.path.isfile(os.path.join(source, "streamcore.h")):
+        return source
+    return installed
 
 
 __all__ = [

@@ -148,11 +148,16 @@ cdef object _read_columns_decoded(object view, size_t position, int64_t offset, 
 
 cdef object _lengths(object np, object lengths, object buf, str what, Py_buffer *view, bint *held):
     """Check a lengths array against its buffer; returns it as contiguous int32."""
-    arr = np.ascontiguousarray(lengths, dtype=np.int32)
-    if arr.ndim != 1:
+    raw = np.asarray(lengths)
+    if raw.size == 0:
+        raw = raw.astype(np.int32)
+    if raw.dtype.kind not in "iu":
+        raise TypeError(f"{what} lengths must be integers, not {raw.dtype}")
+    if raw.ndim != 1:
         raise ValueError(f"{what} lengths must be one-dimensional")
-    if len(arr) and int(arr.min()) < -1:
-        raise ValueError(f"{what} lengths must be >= -1")
+    if len(raw) and (int(raw.min()) < -1 or int(raw.max()) > INT32_MAX):
+        raise ValueError(f"{what} lengths must be between -1 and 2**31 - 1")
+    arr = np.ascontiguousarray(raw, dtype=np.int32)
     total = int(np.where(arr > 0, arr, 0).sum(dtype=np.int64))
     if buf is None:
         if total:
@@ -204,10 +209,13 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
             raise ValueError("keys_buf needs key_lengths")
         inp.timestamps = NULL
         inp.default_timestamp = sc_now_ms()
-        if isinstance(timestamps, int):
+        if isinstance(timestamps, (int, np.integer)):
             inp.default_timestamp = timestamps
         elif timestamps is not None:
-            ts = np.ascontiguousarray(timestamps, dtype=np.int64)
+            ts = np.asarray(timestamps)
+            if ts.dtype.kind not in "iu":
+                raise TypeError(f"timestamps must be integers, not {ts.dtype}")
+            ts = np.ascontiguousarray(ts, dtype=np.int64)
             if <size_t>len(ts) != n:
                 raise ValueError("timestamps and value_lengths differ in length")
             ts_view = ts

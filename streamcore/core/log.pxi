@@ -68,7 +68,10 @@ cdef class Log:
         self._cfg.segment_ms = -1 if segment_ms is None else segment_ms
         if self._cfg.retention_bytes < -1 or self._cfg.retention_ms < -1 or self._cfg.segment_ms < -1:
             raise ValueError("retention_bytes, retention_ms and segment_ms must be >= 0 or None")
-        os.makedirs(self._path, exist_ok=True)
+        try:
+            os.makedirs(self._path, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(exc.errno, f"open log {self._path!r}: {exc.strerror}", self._path) from exc
         cdef const char *cpath = bpath
         with nogil:
             rc = sc_log_open(cpath, &self._cfg, &log, &self._report)

@@ -3,14 +3,16 @@
 # its records), iter_batches / iter_records over any buffer, build_batch, and
 # _Gather, which turns Python sequences into the C builder's input.
 
+import numbers
+
 cdef object _EMPTY_HEADERS = ()
 
 
 @cython.final
 cdef class Record:
-    """One record.  ``key`` and ``value`` are read-only memoryviews into the
-    buffer the record was read from (None when null); ``bytes(rec.value)``
-    copies.  ``headers`` is a list of (str, bytes | None)."""
+    """One record.  ``key`` and ``value`` are memoryviews into the buffer the
+    record was read from (read-only for log reads; None when null);
+    ``bytes(rec.value)`` copies.  ``headers`` is a list of (str, bytes | None)."""
 
     cdef readonly int64_t offset
     cdef readonly int64_t timestamp
@@ -201,12 +203,13 @@ cdef class Batch:
             err.position += <uint64_t>self.position
             _raise(rc, f"batch at offset {self._h.base_offset}", &err)
 
-    def records(self, int64_t min_offset=-1):
+    def records(self, min_offset=None):
         """The batch's records (list), skipping offsets below min_offset."""
         cdef Py_buffer view
+        cdef int64_t low = INT64_MIN if min_offset is None else min_offset
         PyObject_GetBuffer(self._mv, &view, PyBUF_SIMPLE)
         try:
-            return _batch_records(self._mv, <const uint8_t *>view.buf, <size_t>self.position, &self._h, min_offset)
+            return _batch_records(self._mv, <const uint8_t *>view.buf, <size_t>self.position, &self._h, low)
         finally:
             PyBuffer_Release(&view)
 
@@ -347,11 +350,11 @@ cdef class _Gather:
             raise ValueError("keys and values differ in length")
         if headers is not None and len(headers) != n:
             raise ValueError("headers and values differ in length")
-        if timestamps is not None and not isinstance(timestamps, int) and len(timestamps) != n:
-            raise ValueError("timestamps and values differ in length")
-        if isinstance(timestamps, int):
+        if isinstance(timestamps, numbers.Integral):
             one_ts = True
-            ts_all = timestamps
+            ts_all = timestamps.__index__()
+        elif timestamps is not None and len(timestamps) != n:
+            raise ValueError("timestamps and values differ in length")
         self._reserve(<size_t>n)
         for i in range(n):
             r = &self.recs[i]

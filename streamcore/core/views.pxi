@@ -71,10 +71,10 @@ cdef class BatchView:
         """The Batch objects in this view."""
         return iter_batches(self, validate=validate)
 
-    def records(self, int64_t min_offset=-1):
+    def records(self, min_offset=None):
         """Every record in this view with offset >= min_offset (CRC-checked)."""
         for batch in iter_batches(self, validate=True):
-            if batch.next_offset > min_offset:
+            if min_offset is None or batch.next_offset > min_offset:
                 yield from batch.records(min_offset)
 
     def __repr__(self):
