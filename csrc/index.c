@@ -149,6 +149,19 @@ int64_t sc_offset_index_floor(const sc_index *ix, uint32_t n, uint32_t target) {
     return lo - 1;
 }
 
+int64_t sc_offset_index_floor_position(const sc_index *ix, uint32_t n, uint64_t position) {
+    const uint8_t *base = ix->map;
+    int64_t lo = 0, hi = (int64_t)n;
+    while (lo < hi) {
+        int64_t mid = lo + ((hi - lo) >> 1);
+        if (sc_load_be32(base + (size_t)mid * SC_OFFSET_ENTRY_SIZE + 4) <= position)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - 1;
+}
+
 void sc_time_index_append(sc_index *ix, int64_t timestamp, uint32_t rel_offset) {
     uint32_t n = atomic_load_explicit(&ix->entries, memory_order_relaxed);
     SC_ASSERT(n < sc_index_capacity_entries(ix));

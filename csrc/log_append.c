@@ -105,12 +105,19 @@ static int write_batches(sc_log *log, sc_segment *seg, const uint8_t *buf, const
         iov[2 * i + 1].iov_len = d[i].size - 8;
         next += (int64_t)d[i].last_offset_delta + 1;
     }
-    uint64_t at = sc_segment_size(seg);
-    int rc = sc_os_pwritev_all(seg->fd, iov, (int)(n * 2), at);
+    uint64_t at = sc_segment_size(seg), len = 0;
+    for (uint32_t i = 0; i < n; i++) len += d[i].size;
+    int rc = 0;
+    /* With fsync per append, overwriting zero-filled blocks makes each
+     * fdatasync flush data only, not the file size and extent metadata. */
+    if (log->cfg.flush == SC_FLUSH_ALWAYS) rc = sc_segment_fill_ahead(seg, at + len);
+    if (!rc) rc = sc_os_pwritev_all(seg->fd, iov, (int)(n * 2), at);
     if (iov != stack_iov) free(iov);
     if (rc) {
         /* Leave no partial batch behind (ENOSPC, EIO): the log stays as it was. */
-        if (ftruncate(seg->fd, (off_t)at) != 0) { /* the recovery scan would cut it */ }
+        if (ftruncate(seg->fd, (off_t)at) == 0) seg->file_size = at;
+    } else if (at + len > seg->file_size) {
+        seg->file_size = at + len;
     }
     return rc;
 }

@@ -123,6 +123,21 @@ static int rebuild(sc_segment *seg, const sc_log_config *cfg, uint64_t *good_end
     return rc;
 }
 
+/* Whether [from, to) of the file holds only zero bytes (space filled ahead of
+ * appends under flush="always", not a torn write). */
+static int all_zero(int fd, uint64_t from, uint64_t to) {
+    uint8_t buf[64 * 1024];
+    while (from < to) {
+        size_t n = to - from < sizeof buf ? (size_t)(to - from) : sizeof buf;
+        ssize_t r = pread(fd, buf, n, (off_t)from);
+        if (r <= 0) return 0;
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i]) return 0;
+        from += (uint64_t)r;
+    }
+    return 1;
+}
+
 int sc_segment_cut(sc_segment *seg, const sc_log_config *cfg, uint64_t position) {
     int rc = sc_segment_unseal(seg);
     if (rc) return rc;
@@ -151,6 +166,7 @@ int sc_segment_cut(sc_segment *seg, const sc_log_config *cfg, uint64_t position)
     sc_index_truncate(&seg->tindex, t);
     atomic_store_explicit(&seg->size, position, memory_order_release);
     if (ftruncate(seg->fd, (off_t)position) != 0) return errno;
+    seg->file_size = position;
     if (seg->synced_size > position) seg->synced_size = position;
     uint64_t good_end;
     const char *why;
@@ -178,8 +194,9 @@ int sc_segment_recover(sc_segment *seg, const sc_log_config *cfg, int active, in
     }
     if (rc) return rc;
     if (good_end < size) {
+        int filler = all_zero(seg->fd, good_end, size);
         rc = sc_segment_cut(seg, cfg, good_end);
-        if (rc) return rc;
+        if (rc || filler) return rc;
         rep->bytes_truncated += size - good_end;
         rep->truncated_at_offset = atomic_load(&seg->next_offset);
         rep->truncation_reason = why;

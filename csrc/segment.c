@@ -75,6 +75,7 @@ static int open_files(sc_segment *seg, const sc_log_config *cfg, int flags, int 
     if (fstat(seg->fd, &st) != 0) return errno;
     atomic_store(&seg->size, (uint64_t)st.st_size);
     seg->synced_size = (uint64_t)st.st_size;
+    seg->file_size = (uint64_t)st.st_size;
     size_t n = strlen(seg->path) + SUFFIX_ROOM;
     char *ipath = malloc(n);
     if (!ipath) return ENOMEM;
@@ -234,8 +235,40 @@ void sc_segment_note_batch(sc_segment *seg, const sc_log_config *cfg, uint64_t p
     atomic_store_explicit(&seg->next_offset, base_offset + last_offset_delta + 1, memory_order_release);
 }
 
+#define FILL_CHUNK (1u << 20)
+
+int sc_segment_fill_ahead(sc_segment *seg, uint64_t end) {
+    static const uint8_t zeros[64 * 1024];
+    if (end <= seg->file_size) return 0;
+    uint64_t target = (end + FILL_CHUNK - 1) / FILL_CHUNK * FILL_CHUNK;
+    uint64_t at = seg->file_size;
+    while (at < target) {
+        size_t n = target - at < sizeof zeros ? (size_t)(target - at) : sizeof zeros;
+        ssize_t w = pwrite(seg->fd, zeros, n, (off_t)at);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            if (ftruncate(seg->fd, (off_t)seg->file_size) != 0) { /* recovery cuts zeros anyway */ }
+            return e;
+        }
+        at += (uint64_t)w;
+    }
+    seg->file_size = target;
+    return 0;
+}
+
+int sc_segment_trim_fill(sc_segment *seg) {
+    uint64_t size = sc_segment_size(seg);
+    if (seg->file_size <= size) return 0;
+    if (ftruncate(seg->fd, (off_t)size) != 0) return errno;
+    seg->file_size = size;
+    return 0;
+}
+
 int sc_segment_seal(sc_segment *seg, int sync) {
     if (seg->sealed) return 0;
+    int frc = sc_segment_trim_fill(seg);
+    if (frc) return frc;
     int64_t max_ts = atomic_load(&seg->max_timestamp);
     if (max_ts > seg->last_time_entry &&
         sc_index_entries(&seg->tindex) < sc_index_capacity_entries(&seg->tindex)) {

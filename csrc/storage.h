@@ -64,6 +64,8 @@ void sc_offset_index_append(sc_index *ix, uint32_t rel_offset, uint32_t position
 void sc_offset_index_entry(const sc_index *ix, uint32_t i, uint32_t *rel_offset, uint32_t *position);
 /* Largest entry with rel_offset <= target among the first n: its index, or -1. */
 int64_t sc_offset_index_floor(const sc_index *ix, uint32_t n, uint32_t target);
+/* Largest entry with position <= position (positions increase with offsets). */
+int64_t sc_offset_index_floor_position(const sc_index *ix, uint32_t n, uint64_t position);
 
 void sc_time_index_append(sc_index *ix, int64_t timestamp, uint32_t rel_offset);
 void sc_time_index_entry(const sc_index *ix, uint32_t i, int64_t *timestamp, uint32_t *rel_offset);
@@ -90,6 +92,7 @@ struct sc_segment {
     _Atomic int64_t max_timestamp; /* -1 when empty */
     int64_t first_timestamp;     /* maxTimestamp of the first batch (segment_ms), -1 */
     uint64_t synced_size;        /* bytes known durable (append_mu) */
+    uint64_t file_size;          /* bytes in the file: > size while zero-filled ahead (append_mu) */
     uint64_t bytes_since_index;  /* log bytes since the last index entry (append_mu) */
     int64_t last_time_entry;     /* timestamp of the last time index entry, or INT64_MIN */
     sc_index oindex;
@@ -128,6 +131,11 @@ void sc_segment_note_batch(sc_segment *seg, const sc_log_config *cfg, uint64_t p
 int sc_segment_seal(sc_segment *seg, int sync);
 int sc_segment_unseal(sc_segment *seg);
 int sc_segment_sync(sc_segment *seg, int indexes);
+/* Zero-fill the file ahead of the data up to at least `end`, so later appends
+ * overwrite allocated blocks and fdatasync has no metadata to commit. */
+int sc_segment_fill_ahead(sc_segment *seg, uint64_t end);
+/* Cut zero-filled space past the data (before sealing or closing). */
+int sc_segment_trim_fill(sc_segment *seg);
 
 /* Position of the batch holding `offset` (or the first batch after it), found
  * from the offset index then a header scan of the mapped bytes below `limit`.

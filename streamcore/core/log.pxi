@@ -202,7 +202,9 @@ cdef class Log:
         self._handle()
         try:
             n = g.fill(values, keys, timestamps, headers)
-            size = sc_batch_encoded_size(g.recs, <size_t>n)
+            size = g.bound
+            if size > self._cfg.max_batch_bytes:  # the bound may be loose: size it exactly
+                size = sc_batch_encoded_size(g.recs, <size_t>n)
             if size == 0 or size > self._cfg.max_batch_bytes:
                 raise RecordTooLargeError(
                     f"batch of {n} records is {size} bytes, over max_batch_bytes={self._cfg.max_batch_bytes}")

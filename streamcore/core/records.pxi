@@ -282,6 +282,7 @@ cdef class _Gather:
     cdef size_t nbufs
     cdef size_t bcap
     cdef list keep
+    cdef size_t bound   # an upper bound of the encoded batch size, set by fill()
 
     def __dealloc__(self):
         self.release()
@@ -356,14 +357,25 @@ cdef class _Gather:
         elif timestamps is not None and len(timestamps) != n:
             raise ValueError("timestamps and values differ in length")
         self._reserve(<size_t>n)
+        # Worst-case framing per record: length, attributes, timestampDelta,
+        # offsetDelta, key and value lengths, header count (5+1+10+5+5+5+5).
+        cdef size_t bound = SC_BATCH_HEADER_SIZE + <size_t>n * 36
         for i in range(n):
             r = &self.recs[i]
-            self._borrow(values[i], &r.value, &r.value_len)
+            # Re-read the item array each time: a buffer exporter written in
+            # Python could resize the list while we borrow from it.
+            if i >= len(values):
+                raise RuntimeError("values changed size during append")
+            self._borrow(<object>PySequence_Fast_ITEMS(values)[i], &r.value, &r.value_len)
             if keys is None:
                 r.key = NULL
                 r.key_len = -1
             else:
                 self._borrow(keys[i], &r.key, &r.key_len)
+                if r.key_len > 0:
+                    bound += <size_t>r.key_len
+            if r.value_len > 0:
+                bound += <size_t>r.value_len
             r.timestamp = ts_all if one_ts else (now if timestamps is None else timestamps[i])
             r.headers = NULL
             r.header_count = 0
@@ -390,7 +402,9 @@ cdef class _Gather:
                         raise ValueError("header keys cannot be null")
                     self._borrow(hk, &hp.key, &hp.key_len)
                     self._borrow(hv, &hp.value, &hp.value_len)
+                    bound += 10 + <size_t>hp.key_len + (<size_t>hp.value_len if hp.value_len > 0 else 0)
                     hp += 1
+        self.bound = bound
         return n
 
     cdef void release(self):
