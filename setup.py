@@ -13,8 +13,8 @@ from setuptools.command.build_py import build_py
 debug = os.environ.get("STREAMCORE_DEBUG") == "1"
 sanitize = os.environ.get("STREAMCORE_SANITIZE") == "1"
 
-cflags = ["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter"]
-ldflags: list[str] = []
+cflags = ["-std=c11", "-D_GNU_SOURCE", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+ldflags: list[str] = ["-pthread"]
 if debug or sanitize:
     cflags += ["-O0", "-g", "-UNDEBUG", "-DSC_DEBUG"]
 else:

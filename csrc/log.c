@@ -93,7 +93,8 @@ static void drop_segments_from(sc_log *log, size_t from) {
     size_t n = log->nsegs;
     log->nsegs = from;
     pthread_mutex_unlock(&log->seg_mu);
-    for (size_t i = from; i < n; i++) {
+    /* Newest first: a crash part way leaves a shorter log, never a gap. */
+    for (size_t i = n; i-- > from;) {
         atomic_fetch_sub(&log->total_bytes, sc_segment_size(log->segs[i]));
         sc_segment_unlink(log->segs[i]);
         sc_segment_release(log->segs[i]);
@@ -441,7 +442,7 @@ int sc_log_truncate(sc_log *log, int64_t offset, int64_t *new_end) {
         }
     }
     if (rc) goto out;
-    if (pos < size && (rc = sc_segment_drop_map(seg)) != 0) goto out;
+    if (pos < size && (rc = sc_segment_shrink(seg, pos)) != 0) goto out;
     drop_segments_from(log, i);
     if (pos < size) {
         rc = sc_segment_cut(seg, &log->cfg, pos);

@@ -110,8 +110,9 @@ static int write_batches(sc_log *log, sc_segment *seg, const uint8_t *buf, const
     int rc = 0;
     /* With fsync per append, overwriting zero-filled blocks makes each
      * fdatasync flush data only, not the file size and extent metadata. */
-    if (log->cfg.flush == SC_FLUSH_ALWAYS) rc = sc_segment_fill_ahead(seg, at + len);
-    if (!rc) rc = sc_os_pwritev_all(seg->fd, iov, (int)(n * 2), at);
+    /* Only an optimisation: on a nearly full disk the plain write may still fit. */
+    if (log->cfg.flush == SC_FLUSH_ALWAYS) (void)sc_segment_fill_ahead(seg, at + len);
+    rc = sc_os_pwritev_all(seg->fd, iov, (int)(n * 2), at);
     if (iov != stack_iov) free(iov);
     if (rc) {
         /* Leave no partial batch behind (ENOSPC, EIO): the log stays as it was. */

@@ -123,8 +123,7 @@ static int rebuild(sc_segment *seg, const sc_log_config *cfg, uint64_t *good_end
     return rc;
 }
 
-/* Whether [from, to) of the file holds only zero bytes (space filled ahead of
- * appends under flush="always", not a torn write). */
+/* Whether [from, to) of the file holds only zero bytes. */
 static int all_zero(int fd, uint64_t from, uint64_t to) {
     uint8_t buf[64 * 1024];
     while (from < to) {
@@ -164,7 +163,10 @@ int sc_segment_cut(sc_segment *seg, const sc_log_config *cfg, uint64_t position)
         t--;
     }
     sc_index_truncate(&seg->tindex, t);
-    atomic_store_explicit(&seg->size, position, memory_order_release);
+    if (sc_segment_size(seg) > position) {
+        rc = sc_segment_shrink(seg, position);
+        if (rc) return rc;
+    }
     if (ftruncate(seg->fd, (off_t)position) != 0) return errno;
     seg->file_size = position;
     if (seg->synced_size > position) seg->synced_size = position;
@@ -194,9 +196,11 @@ int sc_segment_recover(sc_segment *seg, const sc_log_config *cfg, int active, in
     }
     if (rc) return rc;
     if (good_end < size) {
-        int filler = all_zero(seg->fd, good_end, size);
+        /* Zeros are what a crash leaves in space filled ahead of appends
+         * (flush="always") or allocated but never written: say so. */
+        if (all_zero(seg->fd, good_end, size)) why = "only zero bytes past the last batch";
         rc = sc_segment_cut(seg, cfg, good_end);
-        if (rc || filler) return rc;
+        if (rc) return rc;
         rep->bytes_truncated += size - good_end;
         rep->truncated_at_offset = atomic_load(&seg->next_offset);
         rep->truncation_reason = why;

@@ -73,6 +73,8 @@ static int open_files(sc_segment *seg, const sc_log_config *cfg, int flags, int 
     if (seg->fd < 0) return errno;
     struct stat st;
     if (fstat(seg->fd, &st) != 0) return errno;
+    seg->dev = (uint64_t)st.st_dev;
+    seg->ino = (uint64_t)st.st_ino;
     atomic_store(&seg->size, (uint64_t)st.st_size);
     seg->synced_size = (uint64_t)st.st_size;
     seg->file_size = (uint64_t)st.st_size;
@@ -127,12 +129,40 @@ void sc_segment_retain(sc_segment *seg) { atomic_fetch_add_explicit(&seg->refs, 
 
 void sc_map_retain(sc_map *map) { atomic_fetch_add_explicit(&map->refs, 1, memory_order_relaxed); }
 
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static sc_map *registry; /* every live mapping of this process, any log */
+
+static void registry_add(sc_map *m) {
+    pthread_mutex_lock(&registry_mu);
+    m->prev = NULL;
+    m->next = registry;
+    if (registry) registry->prev = m;
+    registry = m;
+    pthread_mutex_unlock(&registry_mu);
+}
+
 void sc_map_release(sc_map *map) {
     if (!map) return;
     if (atomic_fetch_sub_explicit(&map->refs, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_lock(&registry_mu);
+        if (map->prev) map->prev->next = map->next;
+        else registry = map->next;
+        if (map->next) map->next->prev = map->prev;
+        pthread_mutex_unlock(&registry_mu);
         munmap(map->addr, map->len);
         free(map);
     }
+}
+
+/* Whether any mapping of this file other than `own` is alive, or `own` is
+ * referenced by anything but its segment. */
+static int file_pinned(const sc_segment *seg, const sc_map *own) {
+    int pinned = own && atomic_load(&own->refs) > 1;
+    pthread_mutex_lock(&registry_mu);
+    for (const sc_map *m = registry; m && !pinned; m = m->next)
+        if (m != own && m->dev == seg->dev && m->ino == seg->ino) pinned = 1;
+    pthread_mutex_unlock(&registry_mu);
+    return pinned;
 }
 
 void sc_segment_release(sc_segment *seg) {
@@ -188,6 +218,9 @@ int sc_segment_map(sc_segment *seg, uint64_t need, sc_map **out) {
         atomic_init(&m->refs, 1);
         m->addr = addr;
         m->len = len;
+        m->dev = seg->dev;
+        m->ino = seg->ino;
+        registry_add(m);
         sc_map_release(seg->map);
         seg->map = map = m;
     }
@@ -197,14 +230,17 @@ int sc_segment_map(sc_segment *seg, uint64_t need, sc_map **out) {
     return 0;
 }
 
-int sc_segment_drop_map(sc_segment *seg) {
+int sc_segment_shrink(sc_segment *seg, uint64_t size) {
+    /* Under map_mu, so no reader can map the old size between the check and
+     * the new size: every later sc_segment_map sees the new one. */
     pthread_mutex_lock(&seg->map_mu);
-    if (seg->map && atomic_load(&seg->map->refs) > 1) {
+    if (file_pinned(seg, seg->map)) {
         pthread_mutex_unlock(&seg->map_mu);
         return SC_EBUSY;
     }
     sc_map_release(seg->map);
     seg->map = NULL;
+    atomic_store_explicit(&seg->size, size, memory_order_release);
     pthread_mutex_unlock(&seg->map_mu);
     return 0;
 }
@@ -214,7 +250,10 @@ void sc_segment_note_batch(sc_segment *seg, const sc_log_config *cfg, uint64_t p
                            uint64_t batch_size) {
     uint32_t rel = (uint32_t)(base_offset - seg->base_offset);
     int64_t seg_max = atomic_load_explicit(&seg->max_timestamp, memory_order_relaxed);
-    if (seg->bytes_since_index >= cfg->index_interval_bytes) {
+    /* Never at position 0 (a lookup with no entry starts there anyway), so
+     * an index entry's position is never 0 and a rescan from the last entry
+     * does not index that batch twice, even with index_interval_bytes 0. */
+    if (seg->bytes_since_index > 0 && seg->bytes_since_index >= cfg->index_interval_bytes) {
         /* Time entry first: after a crash between the two writes, recovery
          * drops a time entry that has no offset entry, never the reverse. */
         int room = sc_index_entries(&seg->oindex) < sc_index_capacity_entries(&seg->oindex) &&

@@ -74,10 +74,15 @@ int64_t sc_time_index_before(const sc_index *ix, uint32_t n, int64_t ts);
 
 /* ------------------------------------------------------------------ mapping */
 
+/* A read-only shared mapping of a segment file.  Every live mapping in the
+ * process is registered by file identity, so no handle shrinks a file that
+ * any mapping (a view kept from a closed log included) could still touch. */
 struct sc_map {
     _Atomic int refs;
     uint8_t *addr;
     size_t len;
+    uint64_t dev, ino;
+    struct sc_map *prev, *next; /* the process-wide registry */
 };
 
 /* ------------------------------------------------------------------ segment */
@@ -91,6 +96,7 @@ struct sc_segment {
     _Atomic int64_t next_offset; /* last offset + 1, base_offset when empty */
     _Atomic int64_t max_timestamp; /* -1 when empty */
     int64_t first_timestamp;     /* maxTimestamp of the first batch (segment_ms), -1 */
+    uint64_t dev, ino;           /* file identity, for the mapping registry */
     uint64_t synced_size;        /* bytes known durable (append_mu) */
     uint64_t file_size;          /* bytes in the file: > size while zero-filled ahead (append_mu) */
     uint64_t bytes_since_index;  /* log bytes since the last index entry (append_mu) */
@@ -119,8 +125,9 @@ static inline uint64_t sc_segment_size(sc_segment *seg) {
 /* A referenced map of the segment covering at least [0, need).  SC_ERANGE if
  * need exceeds the stable size. */
 int sc_segment_map(sc_segment *seg, uint64_t need, sc_map **out);
-/* Drop the segment's own map reference: SC_EBUSY if readers hold it. */
-int sc_segment_drop_map(sc_segment *seg);
+/* Publish a smaller size before the file is cut, dropping the segment's map:
+ * SC_EBUSY (and nothing changed) if readers hold the map. */
+int sc_segment_shrink(sc_segment *seg, uint64_t size);
 
 /* Record where a batch went (index entries, timestamps, counters).  Called by
  * the single writer after the bytes are in the file, before publishing size. */

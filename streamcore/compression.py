@@ -76,7 +76,9 @@ def compress(codec: int, data: bytes) -> bytes:
         return gzip.compress(data)
     cj = _cramjam()
     if cj is None:
-        raise UnsupportedCodecError("compression needs cramjam: pip install 'streamcore[compression]'")
+        raise UnsupportedCodecError(
+            "compression needs cramjam: pip install 'streamcore[compression]'"
+        )
     if codec == 2:
         return bytes(cj.snappy.compress_raw(data))
     if codec == 3:

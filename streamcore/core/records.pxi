@@ -9,6 +9,7 @@ cdef object _EMPTY_HEADERS = ()
 
 
 @cython.final
+@cython.auto_pickle(False)
 cdef class Record:
     """One record.  ``key`` and ``value`` are memoryviews into the buffer the
     record was read from (read-only for log reads; None when null);
@@ -108,6 +109,7 @@ cdef list _batch_records(object mv, const uint8_t *mvbase, size_t pos, sc_batch_
 
 
 @cython.final
+@cython.auto_pickle(False)
 cdef class Batch:
     """One RecordBatch v2 (header fields as Kafka names them) inside a buffer."""
 
@@ -270,6 +272,7 @@ cdef bint _is_truncated(const uint8_t *p, size_t avail) noexcept:
 
 
 @cython.final
+@cython.auto_pickle(False)
 cdef class _Gather:
     """Scratch arrays that describe Python records to the C builder.  Holds the
     buffers it borrowed until release()."""

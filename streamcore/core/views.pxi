@@ -15,6 +15,7 @@ cdef char _EMPTY[1]
 
 
 @cython.final
+@cython.auto_pickle(False)
 cdef class BatchView:
     """Read-only bytes of whole batches in one segment (buffer protocol)."""
 
@@ -106,6 +107,7 @@ cdef int _fileno(object target) except -1:
 
 
 @cython.final
+@cython.auto_pickle(False)
 cdef class FileSlice:
     """Whole batches in one segment file: fd, position and length, for sendfile."""
 

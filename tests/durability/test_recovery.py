@@ -1,28 +1,34 @@
-"""Reopening a log whose segment files were damaged on disk, after a clean close and after an unclean stop."""
+"""Reopening logs whose files were damaged after a clean close or an unclean stop."""
 
 from __future__ import annotations
 
 import os
 import random
+import signal
+import subprocess
 
 import pytest
-
-import streamcore
-from streamcore import CorruptBatchError
-
 from conftest import (
+    HELPERS_SRC,
+    PY,
     append_records,
     batches_in_file,
     check_appends_resume,
     check_log,
     flip_byte,
+    key_for,
     last_index_position,
     offset_index,
     read_all,
     seg_bases,
     seg_name,
     snapshot,
+    ts_for,
+    value_for,
 )
+
+import streamcore
+from streamcore import CorruptBatchError
 
 CFG = dict(segment_bytes=3000, index_interval_bytes=400)
 N_RECORDS = 150
@@ -52,10 +58,11 @@ def build(tmp_path, clean: bool, n: int = N_RECORDS):
     return path, model, bases
 
 
-def expected_scan(path) -> int:
+def expected_scan(path, bases=None) -> int:
     """Bytes a recovery that trusts the indexes reads: each segment from its last index entry."""
-    return sum(os.path.getsize(path / seg_name(b)) - last_index_position(path / seg_name(b, "index"))
-               for b in seg_bases(path))
+    bases = seg_bases(path) if bases is None else bases
+    return sum(os.path.getsize(path / seg_name(b))
+               - last_index_position(path / seg_name(b, "index")) for b in bases)
 
 
 def reopen(path):
@@ -70,7 +77,8 @@ def records_until_error(log, start=-1):
     got, err = [], None
     try:
         for r in log.records(start):
-            got.append((r.offset, None if r.key is None else bytes(r.key), bytes(r.value), r.timestamp))
+            key = None if r.key is None else bytes(r.key)
+            got.append((r.offset, key, bytes(r.value), r.timestamp))
     except CorruptBatchError as e:
         err = e
     return got, err
@@ -100,10 +108,15 @@ def test_torn_tail(tmp_path, clean, where):
     pos, size, base, nxt = batches_in_file(active)[-1]
     cut = pos + (20 if where == "header" else size - 5)
     os.truncate(active, cut)
+    # unclean: only the active segment's tail after its last usable index entry is validated
+    sealed_scan = expected_scan(path, bases[:-1])
+    usable = [p for _r, p in offset_index(path / seg_name(bases[-1], "index")) if p + 61 <= cut]
     with reopen(path) as log:
         r = log.recovery
         assert r.clean_shutdown is clean
         assert r.segments == len(bases)
+        if not clean:
+            assert r.bytes_scanned == sealed_scan + pos - (usable[-1] if usable else 0)
         assert r.bytes_truncated == cut - pos
         assert r.truncated_at_offset == base
         assert r.truncation_reason == ("torn batch header at end of segment" if where == "header"
@@ -115,7 +128,8 @@ def test_torn_tail(tmp_path, clean, where):
         check_log(log, model)
         check_appends_resume(log, model)
     with reopen(path) as log:
-        assert log.recovery[:2] == (True, len(bases)) and log.recovery.bytes_truncated == 0
+        assert log.recovery[:2] == (True, len(seg_bases(path)))
+        assert log.recovery.bytes_truncated == 0
         check_log(log, model)
 
 
@@ -125,8 +139,6 @@ def test_torn_only_batch_of_active_segment(tmp_path, clean):
     src = tmp_path / "src"
     log = streamcore.Log(src, **CFG)
     model = append_records(log, 60, per_batch=2)
-    while log.segment_count == len(seg_bases(src)) and len(seg_bases(src)) < 2:
-        append_records(log, 1, model=model)
     # roll, then exactly one batch in the new segment
     while True:
         n = log.segment_count
@@ -163,7 +175,7 @@ GARBAGE = {
 }
 GARBAGE_REASON = {
     "ff": "magic is not 2",
-    "zeros": "magic is not 2",
+    "zeros": "only zero bytes past the last batch",
     "short": "torn batch header at end of segment",
     "random": None,  # whatever the first bad field is
 }
@@ -380,7 +392,8 @@ def test_index_damage(tmp_path, clean, which, how):
         assert r.indexes_rebuilt == (0 if silent else 1)
         segs = {s.base_offset: s for s in log.segments()}
         assert segs[base].index_entries == good[base].index_entries
-        if which == "sealed" or not silent:
+        if which == "sealed":
+            # (an active segment's final time entry is written when it is sealed)
             assert segs[base].time_index_entries == good[base].time_index_entries
         check_log(log, model)
         check_appends_resume(log, model)
@@ -409,7 +422,7 @@ def test_torn_index_store_in_unclean_active_segment(tmp_path):
 
 
 def test_index_entry_pointing_at_wrong_batch_unclean(tmp_path):
-    """An active-segment index entry naming a position that is not the batch it claims is dropped."""
+    """An active-segment index entry naming a position that is not its batch's is dropped."""
     path, model, bases = build(tmp_path, False)
     ip = path / seg_name(bases[-1], "index")
     ents = offset_index(ip)
@@ -458,7 +471,8 @@ def test_unclean_with_torn_tail_then_damage_twice(tmp_path):
         pos, size, base, nxt = batches_in_file(active)[-1]
         os.truncate(active, pos + size // 2)
         log = reopen(path)
-        assert (log.recovery.bytes_truncated, log.recovery.truncated_at_offset) == (size - size // 2, base)
+        rep = log.recovery
+        assert (rep.bytes_truncated, rep.truncated_at_offset) == (size - size // 2, base)
         model = upto(model, base)
         check_log(log, model)
         append_records(log, 20, per_batch=3, model=model)
@@ -468,3 +482,51 @@ def test_unclean_with_torn_tail_then_damage_twice(tmp_path):
         path = crashed
     with reopen(path) as log:
         check_log(log, model)
+
+
+KILLED_WRITER = HELPERS_SRC + """
+import os, sys, time
+import streamcore
+log = streamcore.Log(sys.argv[1], segment_bytes=3000, index_interval_bytes=400)
+for i in range(150):
+    off = log.end_offset
+    k = 1 + i % 3
+    offs = range(off, off + k)
+    log.append([value_for(o) for o in offs], keys=[key_for(o) for o in offs],
+               timestamps=[ts_for(o) for o in offs])
+os.write(1, b"%d\\n" % log.end_offset)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("damage", ["none", "torn", "flip"])
+def test_damage_after_kill9(tmp_path, damage):
+    """A writer process killed with SIGKILL (its log never closed), then its tail damaged."""
+    path = tmp_path / "log"
+    proc = subprocess.Popen([PY, "-c", KILLED_WRITER, str(path)], stdout=subprocess.PIPE)
+    end = int(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    model = [(o, key_for(o), value_for(o), ts_for(o)) for o in range(end)]
+    bases = seg_bases(path)
+    active = path / seg_name(bases[-1])
+    pos, size, base, nxt = batches_in_file(active)[-1]
+    assert nxt == end
+    if damage == "torn":
+        os.truncate(active, pos + size - 1)
+    elif damage == "flip":
+        flip_byte(active, pos + size - 1)
+    with reopen(path) as log:
+        r = log.recovery
+        assert r.clean_shutdown is False and r.segments == len(bases)
+        if damage == "none":
+            assert (r.bytes_truncated, r.truncated_at_offset, r.truncation_reason) == (0, -1, None)
+        else:
+            assert (r.bytes_truncated, r.truncated_at_offset) == (size - (damage == "torn"), base)
+            assert r.truncation_reason == ("CRC mismatch" if damage == "flip"
+                                           else "torn batch: length runs past end of segment")
+            model = upto(model, base)
+        check_log(log, model)
+        check_appends_resume(log, model)
