@@ -70,6 +70,20 @@ sc_segment *sc_log_find_segment(sc_log *log, int64_t offset) {
     return seg;
 }
 
+sc_segment *sc_log_next_segment(sc_log *log, const sc_segment *seg) {
+    sc_segment *next = NULL;
+    pthread_mutex_lock(&log->seg_mu);
+    for (size_t i = 0; i + 1 < log->nsegs; i++) {
+        if (log->segs[i] == seg) {
+            next = log->segs[i + 1];
+            sc_segment_retain(next);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&log->seg_mu);
+    return next;
+}
+
 static int push_segment(sc_log *log, sc_segment *seg) {
     pthread_mutex_lock(&log->seg_mu);
     if (log->nsegs == log->cap) {
@@ -200,7 +214,7 @@ static int open_segments(sc_log *log, int clean, sc_recovery_report *rep) {
         if (!active && sc_segment_size(seg) < before) {
             /* Corruption inside a sealed segment: nothing after it can be trusted
              * to follow on, so the log ends here (as Kafka's recovery does). */
-            for (size_t j = i + 1; j < n; j++) {
+            for (size_t j = n; j-- > i + 1;) { /* newest first: a crash leaves no gap */
                 sc_segment *later;
                 if (sc_segment_open(log->dir, bases[j], &log->cfg, 0, &later, NULL) == 0) {
                     rep->bytes_truncated += sc_segment_size(later);

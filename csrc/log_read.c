@@ -87,20 +87,31 @@ int sc_log_read(sc_log *log, int64_t offset, size_t max_bytes, sc_log_slice *out
         sc_log_leave(log);
         return 0;
     }
-    uint64_t limit = sc_segment_size(seg);
-    sc_map *map = NULL;
-    rc = sc_segment_map(seg, limit, &map);
-    if (!rc) {
+    for (;;) {
+        uint64_t limit = sc_segment_size(seg);
+        sc_map *map = NULL;
+        rc = sc_segment_map(seg, limit, &map);
+        if (rc) break;
         uint64_t pos;
         int64_t bb, bn;
         rc = sc_segment_locate(seg, map, limit, offset, &pos, &bb, &bn);
-        if (rc == SC_ENOTFOUND) rc = SC_ERANGE;
         if (!rc) rc = gather(seg, map, limit, pos, max_bytes, out);
         sc_map_release(map);
+        if (rc != SC_ENOTFOUND) break;
+        /* Nothing at or after offset in this segment (offsets may have gaps
+         * between segments): as Kafka does, serve the next batch there is. */
+        sc_segment *next = sc_log_next_segment(log, seg);
+        sc_segment_release(seg);
+        seg = next;
+        if (!seg) {
+            rc = SC_ERANGE;
+            break;
+        }
+        offset = seg->base_offset;
     }
     if (rc) {
         slice_init(out, offset);
-        sc_segment_release(seg);
+        if (seg) sc_segment_release(seg);
     }
     sc_log_leave(log);
     return rc;

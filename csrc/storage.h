@@ -202,6 +202,8 @@ void sc_log_leave(sc_log *log);
 
 /* Reference the segment holding offset (largest base <= offset). */
 sc_segment *sc_log_find_segment(sc_log *log, int64_t offset);
+/* Reference the segment after seg, or NULL if seg is the last (or gone). */
+sc_segment *sc_log_next_segment(sc_log *log, const sc_segment *seg);
 static inline sc_segment *sc_log_active(sc_log *log) { return log->segs[log->nsegs - 1]; }
 
 /* Writer-side helpers (append_mu held). */

@@ -374,8 +374,10 @@ typedef struct sc_log_slice {
 } sc_log_slice;
 
 /* The whole batches from the one holding `offset`, within one segment: as many
- * as fit in max_bytes, but at least one (so a reader always progresses).  At
- * offset == end_offset the slice is empty.  SC_ERANGE outside [start, end]. */
+ * as fit in max_bytes, but at least one (so a reader always progresses).  An
+ * offset in a gap between segments gets the next batch stored (as a Kafka
+ * fetch does).  At offset == end_offset the slice is empty.  SC_ERANGE
+ * outside [start, end]. */
 int sc_log_read(sc_log *log, int64_t offset, size_t max_bytes, sc_log_slice *out);
 void sc_log_slice_release(sc_log_slice *slice);
 

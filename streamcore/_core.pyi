@@ -114,7 +114,7 @@ class Batch:
         """Whether the stored CRC matches the bytes it covers (attributes to end)."""
     def validate(self) -> None:
         """Raise CorruptBatchError unless the CRC and record framing are sound."""
-    def records(self, min_offset: int = -1) -> list[Record]:
+    def records(self, min_offset: int | None = None) -> list[Record]:
         """The records (decompressed if needed), skipping offsets below min_offset.
 
         Raises CorruptBatchError on bad framing, UnsupportedCodecError for a
@@ -182,7 +182,7 @@ class BatchView:
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
     def batches(self, *, validate: bool = True) -> Iterator[Batch]: ...
-    def records(self, min_offset: int = -1) -> Iterator[Record]:
+    def records(self, min_offset: int | None = None) -> Iterator[Record]:
         """Every record with offset >= min_offset, CRC-checked."""
 
 @final

@@ -188,7 +188,7 @@ def describe_damage(buf: memoryview, position: int, exc: Exception) -> Damage:
             position,
             base,
             f"truncated batch: its header says {LOG_OVERHEAD + length} bytes,"
-            f" only {avail} remain in the file",
+            f" only {avail} remain in the file (or its batchLength is damaged)",
         )
     if avail > 16 and buf[position + 16] != 2:
         return Damage(position, base, f"bad batch: magic {buf[position + 16]}, not 2")
@@ -651,7 +651,7 @@ class Verifier:
 
     # one segment's indexes
 
-    def _entries(self, path: str, width: int, last: bool, kind: str) -> tuple[bytes, int] | None:
+    def _entries(self, path: str, width: int, last: bool, kind: str) -> tuple[bytes, int]:
         data = _read_small(path)
         used, padding, torn = _index_entries(data, width, True)
         if torn:
@@ -680,10 +680,7 @@ class Verifier:
                 "offset index is missing (the engine rebuilds it at the next open)",
             )
             return
-        got = self._entries(seg.index, OFFSET_ENTRY.size, last, "offset index")
-        if got is None:
-            return
-        data, used = got
+        data, used = self._entries(seg.index, OFFSET_ENTRY.size, last, "offset index")
         prev_rel = prev_pos = -1
         beyond: list[int] = []
         for i in range(used):
@@ -738,10 +735,7 @@ class Verifier:
                 "time index is missing (the engine rebuilds it at the next open)",
             )
             return
-        got = self._entries(seg.timeindex, TIME_ENTRY.size, last, "time index")
-        if got is None:
-            return
-        data, used = got
+        data, used = self._entries(seg.timeindex, TIME_ENTRY.size, last, "time index")
         end_rel = None if scan.next_offset is None else scan.next_offset - seg.base_offset
         prev_ts: int | None = None
         prev_rel = -1

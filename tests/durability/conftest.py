@@ -1,4 +1,4 @@
-"""Shared helpers for the durability and fault tests: record encoding, a log model, file surgery, subprocesses."""
+"""Shared helpers: record encoding, log checks against a model, file surgery, subprocesses."""
 
 from __future__ import annotations
 
@@ -86,11 +86,14 @@ def check_log(log, model: list, samples: int = 25) -> None:
         return
     step = max(1, len(model) // samples)
     picks = model[::step] + [model[-1]]
-    for off, key, value, ts in picks:
+    for off, _key, value, ts in picks:
         view = log.read(off)
         assert view.base_offset <= off < view.next_offset
-        first = next(iter(view.records(off)))
+        recs = view.records(off)
+        first = next(recs)
         assert (first.offset, bytes(first.value)) == (off, value)
+        recs.close()
+        del first, recs
         view.release()
         assert log.offset_for_timestamp(ts) == expected_offset_for_timestamp(model, ts)
         assert log.offset_for_timestamp(ts - 1) == expected_offset_for_timestamp(model, ts - 1)
@@ -178,18 +181,28 @@ def run_py(code: str, *args: str, timeout: float = 60, check_rc: int | None = 0,
 
 
 # Source of the helpers above, for subprocesses that need the same encoding.
-HELPERS_SRC = textwrap.dedent('''
-    TS0 = %d
-    TS_STEP = %d
+HELPERS_SRC = f"TS0 = {TS0}\nTS_STEP = {TS_STEP}\n" + textwrap.dedent('''
     def ts_for(offset):
         return TS0 + offset * TS_STEP
     def value_for(offset):
-        return b"%%d|" %% offset + bytes((offset * 7 + i) %% 251 for i in range(8 + offset %% 17))
+        return b"%d|" % offset + bytes((offset * 7 + i) % 251 for i in range(8 + offset % 17))
     def key_for(offset):
-        return None if offset %% 3 == 0 else b"k%%d" %% offset
-''' % (TS0, TS_STEP))
+        return None if offset % 3 == 0 else b"k%d" % offset
+''')
 
 
 @pytest.fixture
 def logdir(tmp_path):
     return tmp_path / "log"
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_func(module: str, func: str, *args: str,
+             timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run module.func(*args) (a function of a test module here) in a fresh interpreter and
+    require exit status 0: a crash, SIGBUS or failed assertion in it fails the test."""
+    code = (f"import sys; sys.path.insert(0, {HERE!r}); import importlib; "
+            f"getattr(importlib.import_module({module!r}), {func!r})(*sys.argv[1:])")
+    return run_py(code, *args, timeout=timeout)
