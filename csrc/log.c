@@ -375,7 +375,10 @@ int sc_log_roll(sc_log *log) {
     sc_segment *old = sc_log_active(log);
     int sync = log->cfg.flush != SC_FLUSH_NEVER;
     int rc = sc_segment_seal(old, sync);
-    if (rc) return rc;
+    if (rc) {
+        if (sync) log->sync_error = rc; /* as a failed fdatasync anywhere: sticky */
+        return rc;
+    }
     if (sync) {
         old->synced_size = sc_segment_size(old);
         log->synced_seq = log->written_seq;

@@ -141,7 +141,9 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
 
     pthread_mutex_lock(&log->append_mu);
     sc_segment *seg = sc_log_active(log);
-    if (needs_roll(log, seg, d, n, len, records)) {
+    if (log->sync_error) {
+        rc = log->sync_error; /* nothing written now could be made durable */
+    } else if (needs_roll(log, seg, d, n, len, records)) {
         rc = sc_log_roll(log);
         if (!rc && (log->cfg.retention_bytes >= 0 || log->cfg.retention_ms >= 0))
             rc = sc_log_retention_locked(log, sc_now_ms(), NULL);
@@ -179,6 +181,10 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
 
 int sc_log_sync_locked(sc_log *log, uint64_t target) {
     while (log->synced_seq < target) {
+        /* After a failed fdatasync the kernel may have dropped the dirty pages
+         * and a retry can "succeed" without them: the failure sticks until the
+         * log is reopened and recovered. */
+        if (log->sync_error) return log->sync_error;
         if (log->sync_in_progress) {
             /* Another thread is syncing: its fdatasync may cover our bytes too. */
             pthread_cond_wait(&log->sync_cv, &log->append_mu);
@@ -211,6 +217,7 @@ int sc_log_sync_locked(sc_log *log, uint64_t target) {
         free(dirty);
         free(sizes);
         log->sync_in_progress = 0;
+        if (rc) log->sync_error = rc;
         pthread_cond_broadcast(&log->sync_cv);
         if (rc) return rc;
         if (t > log->synced_seq) log->synced_seq = t;
@@ -229,6 +236,7 @@ int sc_log_flush(sc_log *log) {
         if (s->synced_size < sc_segment_size(s)) {
             rc = sc_os_datasync(s->fd);
             if (!rc) s->synced_size = sc_segment_size(s);
+            else log->sync_error = rc;
         }
     }
     pthread_mutex_unlock(&log->append_mu);

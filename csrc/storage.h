@@ -182,6 +182,7 @@ struct sc_log {
     int sync_in_progress;
     uint64_t written_seq; /* bytes ever appended through this handle */
     uint64_t synced_seq;  /* of which known durable */
+    int sync_error;       /* errno of a failed fdatasync: sticky until reopen */
     uint8_t *offset_scratch; /* 8 bytes per batch for the iovec baseOffsets */
     size_t offset_scratch_cap;
 

@@ -348,7 +348,10 @@ uint64_t sc_log_size_bytes(sc_log *log);
 uint32_t sc_log_segment_count(sc_log *log);
 const char *sc_log_dir(const sc_log *log);
 
-/* fdatasync every segment that has unsynced bytes. */
+/* fdatasync every segment that has unsynced bytes.  A failed fdatasync is
+ * sticky: every later append and flush returns that errno until the log is
+ * closed and reopened (the kernel may have dropped the unsynced pages, so a
+ * retry that "succeeds" would prove nothing). */
 int sc_log_flush(sc_log *log);
 
 /* Remove every batch holding an offset >= offset (whole batches: the new end is
