@@ -39,7 +39,7 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,22 +50,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import streamcore  # noqa: E402
-from streamcore.benchmark import (
-    build_lookup_log,
-    crash_writer,
-    interleave,
-    machine_info,
-    time_lookups,
-)  # noqa: E402
+from streamcore.benchmark.harness import GiB, KiB, MiB, interleave, rate_arm  # noqa: E402
+from streamcore.benchmark.reads import build_lookup_log, time_lookups  # noqa: E402
+from streamcore.benchmark.recovery import crash_writer  # noqa: E402
+from streamcore.benchmark.runner import machine_info  # noqa: E402
+from streamcore.benchmark.workloads import payload, scratch_file, truncate_fd  # noqa: E402
 
-KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 HERE = Path(__file__).resolve().parent
 perf = time.perf_counter
 med = statistics.median
-
-
-def payload(n: int, seed: int = 1) -> bytes:
-    return random.Random(seed).randbytes(n)
 
 
 def _fig(title: str) -> tuple[Any, Any]:
@@ -75,7 +68,15 @@ def _fig(title: str) -> tuple[Any, Any]:
     return fig, ax
 
 
-def _save(fig: Any, out: Path, name: str) -> Path:
+def _finish(
+    fig: Any, ax: Any, out: Path, name: str, xlabel: str, ylabel: str, log_y: bool = True
+) -> Path:
+    """Label the axes (the caller picks the x scale), add the legend, write out/<name>.png."""
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
     p = out / f"{name}.png"
     fig.tight_layout()
     fig.savefig(p, dpi=90)
@@ -142,11 +143,9 @@ def plot_lookup(data: dict[str, Any], out: Path) -> Path:
     ax.plot(x, [r["bisect_us"] for r in rows], "k--", label="baseline: bisect on a Python list")
     ax.axhline(1.0, color="red", lw=0.8, alpha=0.6, label="target 1 µs")
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("records in the log")
-    ax.set_ylabel("µs per lookup (from Python)")
-    ax.legend(fontsize=8)
-    return _save(fig, out, "lookup_vs_size")
+    return _finish(
+        fig, ax, out, "lookup_vs_size", "records in the log", "µs per lookup (from Python)"
+    )
 
 
 # ---------------------------------------------------------- append curves
@@ -155,38 +154,33 @@ def plot_lookup(data: dict[str, Any], out: Path) -> Path:
 def _append_arms(
     log: streamcore.Log, fd: int, values: list[bytes], calls: int
 ) -> list[tuple[str, Callable[[], float]]]:
-    """Three arms appending `calls` batches of `values`; each returns records/s."""
+    """Three arms appending `calls` batches of `values`, each from empty; each returns records/s."""
     buf = b"".join(values)
     lengths = np.array([len(v) for v in values], dtype=np.int32)
-    nrec = calls * len(values)
     loop = range(calls)
+    append, append_columns, write, join = log.append, log.append_columns, os.write, b"".join
 
-    def sc_list() -> float:
-        log.truncate(0)
-        append = log.append
-        t0 = perf()
+    def sc_list() -> None:
         for _ in loop:
             append(values)
-        return nrec / (perf() - t0)
 
-    def sc_cols() -> float:
-        log.truncate(0)
-        append_columns = log.append_columns
-        t0 = perf()
+    def sc_cols() -> None:
         for _ in loop:
             append_columns(buf, lengths)
-        return nrec / (perf() - t0)
 
-    def raw() -> float:
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        write, join = os.write, b"".join
-        t0 = perf()
+    def raw() -> None:
         for _ in loop:
             write(fd, join(values))
-        return nrec / (perf() - t0)
 
-    return [("append", sc_list), ("append_columns", sc_cols), ("join+write", raw)]
+    def empty_log() -> None:
+        log.truncate(0)
+
+    nrec = calls * len(values)
+    return [
+        ("append", rate_arm(empty_log, sc_list, nrec)),
+        ("append_columns", rate_arm(empty_log, sc_cols, nrec)),
+        ("join+write", rate_arm(lambda: truncate_fd(fd), raw, nrec)),
+    ]
 
 
 def _append_point(
@@ -197,83 +191,98 @@ def _append_point(
     d = root / "append"
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
-    fd = os.open(d / "raw", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        with streamcore.Log(d / "log", max_batch_bytes=max(MiB, 2 * batch_bytes + 64 * KiB)) as log:
+        with (
+            scratch_file(d / "raw") as fd,
+            streamcore.Log(d / "log", max_batch_bytes=max(MiB, 2 * batch_bytes + 64 * KiB)) as log,
+        ):
             res = interleave(_append_arms(log, fd, values, calls), reps)
     finally:
-        os.close(fd)
         shutil.rmtree(d, ignore_errors=True)
     return {k: med(v) for k, v in res.items()}
 
 
-def curve_record_size(root: Path, quick: bool, reps: int) -> dict[str, Any]:
-    sizes = [10, 100, KiB, 10 * KiB, 100 * KiB, MiB]
-    per_rep = 8 * MiB if quick else 64 * MiB
+def _append_curve(
+    root: Path,
+    points: Iterable[tuple[str, dict[str, int], list[bytes]]],
+    per_rep: int,
+    reps: int,
+) -> dict[str, Any]:
+    """One row per (progress line, keys, values) point: the keys and the
+    records/s of each append arm over those values."""
     rows = []
-    for size in sizes:
-        per_batch = max(1, 256 * KiB // size)
-        values = [payload(size, i) for i in range(per_batch)]
-        say(f"record_size: {size} B x {per_batch}")
+    for what, keys, values in points:
+        say(what)
         r = _append_point(root, values, per_rep, reps)
-        rows.append(
-            {
-                "record_bytes": size,
-                "records_per_batch": per_batch,
-                **{f"{k}_rec_s": v for k, v in r.items()},
-            }
-        )
+        rows.append({**keys, **{f"{k}_rec_s": v for k, v in r.items()}})
         say(f"   {rows[-1]}")
     return {"rows": rows, "bytes_per_rep": per_rep, "reps": reps}
 
 
-def plot_record_size(data: dict[str, Any], out: Path) -> Path:
-    rows = data["rows"]
-    x = [r["record_bytes"] for r in rows]
-    fig, ax = _fig("Append throughput vs record size (batches of ~256 KiB, flush=never)")
-    for key, style, label in (
-        ("append", "o-", "Log.append(list)"),
-        ("append_columns", "s-", "Log.append_columns(buffer, lengths)"),
-        ("join+write", "k--", 'baseline: os.write(b"".join(values))'),
-    ):
-        ax.plot(x, [r[f"{key}_rec_s"] * r["record_bytes"] / 1e9 for r in rows], style, label=label)
-    ax.set_xscale("log")
-    ax.set_xlabel("record (value) size, bytes")
-    ax.set_ylabel("payload GB/s")
-    ax.legend(fontsize=8)
-    return _save(fig, out, "append_vs_record_size")
+def curve_record_size(root: Path, quick: bool, reps: int) -> dict[str, Any]:
+    def points() -> Iterator[tuple[str, dict[str, int], list[bytes]]]:
+        for size in [10, 100, KiB, 10 * KiB, 100 * KiB, MiB]:
+            per_batch = max(1, 256 * KiB // size)
+            values = [payload(size, i) for i in range(per_batch)]
+            keys = {"record_bytes": size, "records_per_batch": per_batch}
+            yield f"record_size: {size} B x {per_batch}", keys, values
+
+    return _append_curve(root, points(), 8 * MiB if quick else 64 * MiB, reps)
 
 
 def curve_batch_size(root: Path, quick: bool, reps: int) -> dict[str, Any]:
-    counts = [1, 10, 100, 1000, 10_000]
-    per_rep = 4 * MiB if quick else 32 * MiB
-    rows = []
-    for n in counts:
-        values = [payload(100, i) for i in range(n)]
-        say(f"batch_size: {n} x 100 B")
-        r = _append_point(root, values, per_rep, reps)
-        rows.append({"records_per_batch": n, **{f"{k}_rec_s": v for k, v in r.items()}})
-        say(f"   {rows[-1]}")
-    return {"rows": rows, "bytes_per_rep": per_rep, "reps": reps}
+    points = (
+        (f"batch_size: {n} x 100 B", {"records_per_batch": n}, [payload(100, i) for i in range(n)])
+        for n in [1, 10, 100, 1000, 10_000]
+    )
+    return _append_curve(root, points, 4 * MiB if quick else 32 * MiB, reps)
 
 
-def plot_batch_size(data: dict[str, Any], out: Path) -> Path:
-    rows = data["rows"]
-    x = [r["records_per_batch"] for r in rows]
-    fig, ax = _fig("Append throughput vs batch size (100 B records, flush=never)")
+def _plot_appends(
+    title: str, rows: list[dict[str, Any]], x_key: str, y: Callable[[dict[str, Any], str], float]
+) -> tuple[Any, Any]:
+    """A figure of the three append arms: y(row, arm) against row[x_key], log x axis."""
+    fig, ax = _fig(title)
+    x = [r[x_key] for r in rows]
     for key, style, label in (
         ("append", "o-", "Log.append(list)"),
         ("append_columns", "s-", "Log.append_columns(buffer, lengths)"),
         ("join+write", "k--", 'baseline: os.write(b"".join(values))'),
     ):
-        ax.plot(x, [r[f"{key}_rec_s"] / 1e6 for r in rows], style, label=label)
-    ax.axhline(5.0, color="red", lw=0.8, alpha=0.6, label="target 5 Mrec/s (at 1,000)")
+        ax.plot(x, [y(r, key) for r in rows], style, label=label)
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("records per append (one batch)")
-    ax.set_ylabel("million records/s")
-    ax.legend(fontsize=8)
-    return _save(fig, out, "append_vs_batch_size")
+    return fig, ax
+
+
+def plot_record_size(data: dict[str, Any], out: Path) -> Path:
+    fig, ax = _plot_appends(
+        "Append throughput vs record size (batches of ~256 KiB, flush=never)",
+        data["rows"],
+        "record_bytes",
+        lambda r, key: r[f"{key}_rec_s"] * r["record_bytes"] / 1e9,
+    )
+    return _finish(
+        fig,
+        ax,
+        out,
+        "append_vs_record_size",
+        "record (value) size, bytes",
+        "payload GB/s",
+        log_y=False,
+    )
+
+
+def plot_batch_size(data: dict[str, Any], out: Path) -> Path:
+    fig, ax = _plot_appends(
+        "Append throughput vs batch size (100 B records, flush=never)",
+        data["rows"],
+        "records_per_batch",
+        lambda r, key: r[f"{key}_rec_s"] / 1e6,
+    )
+    ax.axhline(5.0, color="red", lw=0.8, alpha=0.6, label="target 5 Mrec/s (at 1,000)")
+    return _finish(
+        fig, ax, out, "append_vs_batch_size", "records per append (one batch)", "million records/s"
+    )
 
 
 # -------------------------------------------------------------- recovery
@@ -380,11 +389,9 @@ def plot_recovery(data: dict[str, Any], out: Path) -> Path:
         label="baseline: pread + crc32c of the tail",
     )
     ax.set_xscale("symlog", linthresh=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("tail not covered by a surviving index entry, MiB")
-    ax.set_ylabel("ms")
-    ax.legend(fontsize=8)
-    return _save(fig, out, "recovery_vs_tail")
+    return _finish(
+        fig, ax, out, "recovery_vs_tail", "tail not covered by a surviving index entry, MiB", "ms"
+    )
 
 
 CURVES: dict[

@@ -1,9 +1,9 @@
-"""Helpers and fixtures shared by the pytest-benchmark micro-benchmarks.
+"""What the pytest-benchmark micro-benchmarks share.
 
 Deliberately not a conftest.py: test modules elsewhere in the project do
 ``from conftest import ...``, and a second conftest module collected in the
-same session would shadow theirs.  Test modules here import what they use
-from this module and declare their own small fixtures.
+same session would shadow theirs.  Test modules here import what they
+share from this module and declare their own small fixtures.
 
 Not part of the default test run: pyproject's testpaths is ["tests"], so these
 run only when named:
@@ -12,79 +12,38 @@ run only when named:
 
 Every streamcore operation is paired with its baseline in one benchmark group,
 so the table shows them side by side.  The ratio figures of record come from
-``streamcore bench`` (streamcore/benchmark.py), which interleaves the two arms.
+``streamcore bench`` (the streamcore.benchmark package), which interleaves the
+two arms.  The data helpers (payloads, batches, filled logs, scratch files,
+the drained loopback socket, the record-iteration loops) are that package's
+own: import them from streamcore.benchmark, so both measure the same bytes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import random
-import socket
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-
-import streamcore
-
-KiB = 1 << 10
-MiB = 1 << 20
+from collections.abc import Callable
+from typing import Any
 
 
-def payload(n: int, seed: int = 1) -> bytes:
-    return random.Random(seed).randbytes(n)
+def pedantic(
+    benchmark: Any,
+    group: str,
+    run: Callable[[], object],
+    setup: Callable[[], object],
+    *,
+    rounds: int,
+    warmup_rounds: int,
+) -> None:
+    """benchmark.pedantic of run in `group`, with setup (untimed) before each round."""
+    benchmark.group = group
+    benchmark.pedantic(run, setup=setup, rounds=rounds, warmup_rounds=warmup_rounds)
 
 
-def batch_of(total: int, record: int) -> bytes:
-    """One RecordBatch of record-byte values totalling about `total` bytes."""
-    n = max(1, total // (record + 10))
-    return streamcore.build_batch([payload(record, i) for i in range(n)])
+def repeat(times: int, call: Callable[..., object], *args: object) -> Callable[[], None]:
+    """A round that calls call(*args) `times` times."""
+    loop = range(times)
 
+    def run() -> None:
+        for _ in loop:
+            call(*args)
 
-@contextlib.contextmanager
-def scratch_fd(path: Path) -> Iterator[int]:
-    """A file opened read-write and empty, closed afterwards."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def truncate_fd(fd: int) -> None:
-    os.ftruncate(fd, 0)
-    os.lseek(fd, 0, os.SEEK_SET)
-
-
-class Drain(threading.Thread):
-    """Receives and discards everything on a socket."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__(daemon=True)
-        self.sock = sock
-
-    def run(self) -> None:
-        buf = memoryview(bytearray(MiB))
-        while True:
-            try:
-                if self.sock.recv_into(buf) == 0:
-                    return
-            except OSError:
-                return
-
-
-@contextlib.contextmanager
-def drained_loopback() -> Iterator[socket.socket]:
-    """The sending end of a loopback TCP connection whose other end a thread drains."""
-    srv = socket.create_server(("127.0.0.1", 0))
-    tx = socket.create_connection(srv.getsockname())
-    rx, _ = srv.accept()
-    srv.close()
-    drain = Drain(rx)
-    drain.start()
-    try:
-        yield tx
-    finally:
-        tx.close()
-        drain.join(5)
-        rx.close()
+    return run

@@ -17,11 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from benchutil import KiB, batch_of, payload, scratch_fd, truncate_fd
+from benchutil import pedantic, repeat
 
 import streamcore
+from streamcore.benchmark.harness import KiB
+from streamcore.benchmark.workloads import batch_of, payload, scratch_file, truncate_fd
 
 ROUNDS = 50
+BATCH_GROUP = "append_batch 16KiB x 64"
+LIST_GROUP = "append 10 x 1000 x 100B"
+COLUMNS_GROUP = "append_columns 100k x 100B"
 
 
 @pytest.fixture
@@ -32,7 +37,7 @@ def log(tmp_path: Path) -> Iterator[streamcore.Log]:
 
 @pytest.fixture
 def raw_fd(tmp_path: Path) -> Iterator[int]:
-    with scratch_fd(tmp_path / "raw") as fd:
+    with scratch_file(tmp_path / "raw") as fd:
         yield fd
 
 
@@ -47,65 +52,47 @@ COLUMNS_LENGTHS = np.full(100_000, 100, dtype=np.int32)
 
 
 def test_append_batch_streamcore(benchmark, log) -> None:
-    benchmark.group = "append_batch 16KiB x 64"
-    append_batch = log.append_batch
-
-    def run() -> None:
-        for _ in range(64):
-            append_batch(BATCH)
-
-    benchmark.pedantic(run, setup=lambda: _empty(log), rounds=ROUNDS, warmup_rounds=2)
+    run = repeat(64, log.append_batch, BATCH)
+    pedantic(benchmark, BATCH_GROUP, run, lambda: _empty(log), rounds=ROUNDS, warmup_rounds=2)
     assert log.end_offset % 64 == 0
 
 
 def test_append_batch_oswrite(benchmark, raw_fd) -> None:
-    benchmark.group = "append_batch 16KiB x 64"
-
-    def run() -> None:
-        for _ in range(64):
-            os.write(raw_fd, BATCH)
-
-    benchmark.pedantic(run, setup=lambda: truncate_fd(raw_fd), rounds=ROUNDS, warmup_rounds=2)
+    run = repeat(64, os.write, raw_fd, BATCH)
+    pedantic(
+        benchmark, BATCH_GROUP, run, lambda: truncate_fd(raw_fd), rounds=ROUNDS, warmup_rounds=2
+    )
 
 
 def test_append_list_streamcore(benchmark, log) -> None:
-    benchmark.group = "append 10 x 1000 x 100B"
-    append = log.append
-
-    def run() -> None:
-        for _ in range(10):
-            append(VALUES)
-
-    benchmark.pedantic(run, setup=lambda: _empty(log), rounds=ROUNDS, warmup_rounds=2)
+    run = repeat(10, log.append, VALUES)
+    pedantic(benchmark, LIST_GROUP, run, lambda: _empty(log), rounds=ROUNDS, warmup_rounds=2)
 
 
 def test_append_list_join_write(benchmark, raw_fd) -> None:
-    benchmark.group = "append 10 x 1000 x 100B"
-
-    def run() -> None:
+    def run() -> None:  # the join is part of the baseline's work
         for _ in range(10):
             os.write(raw_fd, b"".join(VALUES))
 
-    benchmark.pedantic(run, setup=lambda: truncate_fd(raw_fd), rounds=ROUNDS, warmup_rounds=2)
+    pedantic(
+        benchmark, LIST_GROUP, run, lambda: truncate_fd(raw_fd), rounds=ROUNDS, warmup_rounds=2
+    )
 
 
 def test_append_columns_streamcore(benchmark, log) -> None:
-    benchmark.group = "append_columns 100k x 100B"
-    benchmark.pedantic(
-        log.append_columns,
-        args=(COLUMNS_BUF, COLUMNS_LENGTHS),
-        setup=lambda: _empty(log),
-        rounds=ROUNDS // 2,
-        warmup_rounds=1,
+    run = repeat(1, log.append_columns, COLUMNS_BUF, COLUMNS_LENGTHS)
+    pedantic(
+        benchmark, COLUMNS_GROUP, run, lambda: _empty(log), rounds=ROUNDS // 2, warmup_rounds=1
     )
 
 
 def test_append_columns_oswrite(benchmark, raw_fd) -> None:
-    benchmark.group = "append_columns 100k x 100B"
-    benchmark.pedantic(
-        os.write,
-        args=(raw_fd, COLUMNS_BUF),
-        setup=lambda: truncate_fd(raw_fd),
+    run = repeat(1, os.write, raw_fd, COLUMNS_BUF)
+    pedantic(
+        benchmark,
+        COLUMNS_GROUP,
+        run,
+        lambda: truncate_fd(raw_fd),
         rounds=ROUNDS // 2,
         warmup_rounds=1,
     )

@@ -15,9 +15,9 @@ import random
 from collections.abc import Callable, Iterator
 
 import pytest
-from benchutil import payload
 
 import streamcore
+from streamcore.benchmark.reads import build_lookup_log
 
 RECORDS = 10_000_000
 PER_BATCH = 100
@@ -26,11 +26,7 @@ PER_BATCH = 100
 @pytest.fixture(scope="module")
 def big_log(tmp_path_factory) -> Iterator[streamcore.Log]:
     path = tmp_path_factory.mktemp("lookup") / "log"
-    batch = streamcore.build_batch([payload(10, i) for i in range(PER_BATCH)])
-    chunk = batch * 1000
-    with streamcore.Log(path) as log:
-        while log.end_offset < RECORDS:
-            log.append_batch(chunk)
+    with build_lookup_log(path, RECORDS, per_batch=PER_BATCH) as log:
         yield log
 
 

@@ -21,16 +21,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchutil import KiB, MiB, batch_of, drained_loopback, payload
 
 import streamcore
+from streamcore.benchmark.harness import KiB, MiB
+from streamcore.benchmark.reads import drained_loopback, iterate_kafka_python, iterate_records
+from streamcore.benchmark.workloads import batch_of, fill_log, payload
 
 
 def _filled_log(path: Path, batch: bytes, total: int) -> streamcore.Log:
     log = streamcore.Log(path)
-    chunk = batch * max(1, MiB // len(batch))
-    while log.size_bytes < total:
-        log.append_batch(chunk)
+    fill_log(log, total, batch * max(1, MiB // len(batch)))
     return log
 
 
@@ -67,15 +67,7 @@ def records_log(tmp_path_factory) -> Iterator[streamcore.Log]:
 
 def test_iterate_streamcore(benchmark, records_log) -> None:
     benchmark.group = "iterate 10k records"
-
-    def run() -> int:
-        n = 0
-        for rec in records_log.records(0):
-            _ = rec.value
-            n += 1
-        return n
-
-    assert benchmark(run) == 10_000
+    assert benchmark(iterate_records, records_log) == 10_000
 
 
 def test_iterate_read_columns(benchmark, records_log) -> None:
@@ -90,22 +82,12 @@ def test_iterate_kafka_python(benchmark, records_log) -> None:
         mr_mod = pytest.importorskip("kafka.record.memory_records")
     benchmark.group = "iterate 10k records"
     raw = bytes(records_log.read(0, 8 * MiB))
-
-    def run() -> int:
-        n = 0
-        mr = mr_mod.MemoryRecords(raw)
-        while (b := mr.next_batch()) is not None:
-            for rec in b:
-                _ = rec.value
-                n += 1
-        return n
-
-    assert benchmark(run) == 10_000
+    assert benchmark(iterate_kafka_python, mr_mod, raw) == 10_000
 
 
 @pytest.fixture
 def loopback() -> Iterator[socket.socket]:
-    with drained_loopback() as tx:
+    with drained_loopback() as (tx, _):
         yield tx
 
 
