@@ -2,7 +2,7 @@
 PYTHON ?= python3
 CC ?= cc
 CFLAGS ?= -O3
-SC_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -Icsrc $(CFLAGS)
+SC_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wconversion -Wno-sign-conversion -fPIC -Icsrc $(CFLAGS)
 LIB_SRCS = $(wildcard csrc/*.c)
 LIB_OBJS = $(patsubst csrc/%.c,build/c/%.o,$(LIB_SRCS))
 

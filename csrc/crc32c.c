@@ -82,7 +82,7 @@ void sc_crc32c_init_tables(void) {
 
 uint32_t sc_crc32c_sw(uint32_t crc, const uint8_t *p, size_t n) {
     while (n >= 8) {
-        uint64_t w = sc_crc32c_load_le64(p) ^ crc;
+        uint64_t w = sc_load_le64(p) ^ crc;
         crc = sw_table[7][w & 0xff] ^ sw_table[6][(w >> 8) & 0xff] ^
               sw_table[5][(w >> 16) & 0xff] ^ sw_table[4][(w >> 24) & 0xff] ^
               sw_table[3][(w >> 32) & 0xff] ^ sw_table[2][(w >> 40) & 0xff] ^
@@ -123,9 +123,9 @@ SC_ARM_CRC_TARGET static inline uint32_t armv8_3way(uint32_t crc, const uint8_t 
     uint32_t c0 = crc, c1 = 0, c2 = 0;
     const uint8_t *end = p + len;
     do {
-        c0 = SC_CRC32CD(c0, sc_crc32c_load_le64(p));
-        c1 = SC_CRC32CD(c1, sc_crc32c_load_le64(p + len));
-        c2 = SC_CRC32CD(c2, sc_crc32c_load_le64(p + 2 * len));
+        c0 = SC_CRC32CD(c0, sc_load_le64(p));
+        c1 = SC_CRC32CD(c1, sc_load_le64(p + len));
+        c2 = SC_CRC32CD(c2, sc_load_le64(p + 2 * len));
         p += 8;
     } while (p < end);
     return sc_crc32c_shift(&sh[1], c0) ^ sc_crc32c_shift(&sh[0], c1) ^ c2;
@@ -140,7 +140,7 @@ SC_ARM_CRC_TARGET static uint32_t crc32c_armv8(uint32_t crc, const uint8_t *p, s
         }
     }
     while (n >= 8) {
-        crc = SC_CRC32CD(crc, sc_crc32c_load_le64(p));
+        crc = SC_CRC32CD(crc, sc_load_le64(p));
         p += 8;
         n -= 8;
     }

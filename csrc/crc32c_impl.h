@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sc_internal.h"
+
 /* Reflected Castagnoli polynomial (bit 31 is the x^0 coefficient). */
 #define SC_CRC32C_POLY 0x82F63B78u
 
@@ -44,15 +46,6 @@ void sc_crc32c_init_tables(void);
 
 /* The portable slicing-by-8 kernel ("sw"). */
 uint32_t sc_crc32c_sw(uint32_t crc, const uint8_t *p, size_t n);
-
-static inline uint64_t sc_crc32c_load_le64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
 
 #if defined(__x86_64__)
 /* crc32c_x86.c.  The kernels need the CPU features their *_supported says. */

@@ -56,6 +56,14 @@ static inline uint64_t sc_load_be64(const uint8_t *p) {
 #endif
     return v;
 }
+static inline uint64_t sc_load_le64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
 static inline void sc_store_be16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
