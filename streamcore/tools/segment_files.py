@@ -154,6 +154,7 @@ class Damage:
     position: int
     offset: int | None
     message: str
+    zero_tail: bool = False  # only zero bytes from here to the end of the file
 
 
 def describe_damage(buf: memoryview, position: int, exc: Exception) -> Damage:
@@ -162,11 +163,12 @@ def describe_damage(buf: memoryview, position: int, exc: Exception) -> Damage:
     if avail < LOG_OVERHEAD:
         return Damage(position, None, f"truncated batch: {avail} bytes left at the end of the file")
     base, length = struct.unpack_from(">qi", buf, position)
-    if base == 0 and length == 0 and not any(buf[position : position + min(avail, 1 << 20)]):
+    if base == 0 and length == 0 and bytes(buf[position:]) == bytes(avail):
         return Damage(
             position,
             None,
             f"zero bytes from here to the end of the file ({avail} bytes): torn tail",
+            zero_tail=True,
         )
     if 0 <= length and LOG_OVERHEAD + length > avail and length < (1 << 31):
         if avail > BATCH_HEADER_SIZE and buf[position + 16] != 2:

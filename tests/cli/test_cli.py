@@ -564,3 +564,24 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert "crc32c" in r.stdout
     assert not list(tmp_path.glob("streamcore-bench-*"))  # its data directory was removed
+
+
+def test_verify_open_flush_always_log_and_zero_tail_in_a_sealed_segment(tmp_path: Path) -> None:
+    """An open flush="always" log has zero-filled space past its last batch: not damage.
+    The same zeros at the end of a sealed segment are."""
+    path = tmp_path / "log"
+    with streamcore.Log(path, flush="always", segment_bytes=400) as log:
+        for i in range(12):
+            log.append([b"%03d" % i * 20])
+        segs = log.segments()
+        active = path / f"{segs[-1].base_offset:020d}.log"
+        assert active.stat().st_size > segs[-1].size  # zero-filled ahead while open
+        proc = run_cli("verify", path, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    sealed = path / f"{segs[0].base_offset:020d}.log"
+    with open(sealed, "ab") as f:
+        f.write(bytes(64))
+    proc = run_cli("verify", path, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert f"{sealed}: position {segs[0].size}" in proc.stdout
+    assert "zero bytes from here to the end of the file (64 bytes)" in proc.stdout

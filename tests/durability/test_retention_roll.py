@@ -386,7 +386,7 @@ def test_read_in_an_offset_gap_serves_the_next_batch(tmp_path):
     assert len(segs) >= 4
     gone = segs[1]
     for suffix in (".log", ".index", ".timeindex"):
-        os.unlink(path / ("%020d%s" % (gone.base_offset, suffix)))
+        os.unlink(path / f"{gone.base_offset:020d}{suffix}")
     with streamcore.Log(path, segment_bytes=300) as log:
         view = log.read(gone.base_offset + 1)
         assert view.base_offset == segs[2].base_offset
