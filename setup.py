@@ -18,7 +18,7 @@ ldflags: list[str] = ["-pthread"]
 if debug or sanitize:
     cflags += ["-O0", "-g", "-UNDEBUG", "-DSC_DEBUG"]
 else:
-    cflags += ["-O3"]
+    cflags += ["-O3", "-g0"]  # no debug info in what ships (STREAMCORE_DEBUG=1 keeps it)
 if sanitize:
     cflags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
     ldflags += ["-fsanitize=address,undefined"]
@@ -46,7 +46,11 @@ ext = Extension(
 setup(
     ext_modules=cythonize(
         [ext],
-        compiler_directives={"language_level": "3", "embedsignature": True},
+        compiler_directives={
+            "language_level": "3",
+            "embedsignature": True,
+            "embedsignature.format": "clinic",
+        },
     ),
     cmdclass={"build_py": build_py_with_header},
 )

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 import os
 
+try:
+    from . import _core  # noqa: F401  (only to explain a failed import)
+except ImportError as exc:  # pragma: no cover - depends on how it was installed
+    raise ImportError(
+        f"streamcore's compiled core is missing from {os.path.dirname(__file__)}: this is "
+        "probably a source checkout shadowing the installed package. Run from another "
+        "directory, or build in place (pip install -e . / make build)."
+    ) from exc
+
 from ._core import (
     Batch,
     BatchView,

@@ -249,4 +249,5 @@ cdef class Log:
     cdef sc_log *_handle(self) except NULL
     cdef uint8_t *_take_scratch(self, size_t size, bint *own) except NULL
     cdef void _give_scratch(self, uint8_t *buf, bint own) noexcept
+    cdef int _raise_read(self, int rc, int64_t offset) except -1
     cdef int _append_raw(self, const uint8_t *buf, size_t n, unsigned flags, sc_append_info *info) except -1

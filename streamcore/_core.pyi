@@ -266,7 +266,8 @@ class Log:
     One appender at a time (appends from several threads are serialised
     inside; with ``flush="always"`` they share fdatasyncs), any number of
     concurrent readers.  A context manager; a clean close() lets the next open
-    skip recovery.  Raises LogBusyError if another Log has the directory open."""
+    skip recovery.  Raises StorageError (EAGAIN) if another Log, in this or
+    another process, has the directory open."""
 
     def __init__(
         self,
@@ -343,7 +344,7 @@ class Log:
         """Send what read(offset, max_bytes) would return to a socket or fd with
         sendfile(2); returns bytes sent (possibly part on a non-blocking socket:
         use slice() to resume)."""
-    def records(self, offset: int = -1) -> Iterator[Record]:
+    def records(self, offset: int | None = None) -> Iterator[Record]:
         """Records from ``offset`` (default: start_offset) to the end, CRC-checked."""
     def offset_for_timestamp(self, timestamp: int) -> int | None:
         """The first offset whose timestamp is >= timestamp, or None."""

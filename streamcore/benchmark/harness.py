@@ -181,5 +181,8 @@ def rate_arm(
 def child_command(fn: Callable[..., object], *args: object) -> list[str]:
     """The command line of a fresh interpreter that calls the module-level
     function fn with args (as strings): a benchmark's child process."""
-    code = f"import sys; from {fn.__module__} import {fn.__name__} as f; f(*sys.argv[1:])"
+    # -c puts the working directory first on sys.path: drop it, so a child started
+    # inside a source checkout imports the installed streamcore, as its parent did.
+    code = (f"import sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
+            f"from {fn.__module__} import {fn.__name__} as f; f(*sys.argv[1:])")
     return [sys.executable, "-c", code, *map(str, args)]

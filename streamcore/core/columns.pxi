@@ -7,9 +7,9 @@ cdef enum:
 
 class Columns:
     """Records as arrays: record i's value is
-    ``buffer[value_starts[i] : value_starts[i] + value_lengths[i]]`` (length -1:
-    null), keys likewise.  ``buffer`` is a zero-copy BatchView for uncompressed
-    data."""
+    ``memoryview(buffer)[value_starts[i] : value_starts[i] + value_lengths[i]]``
+    (length -1: null), keys likewise; ``value(i)`` and ``key(i)`` do that for
+    you.  ``buffer`` is a zero-copy BatchView for uncompressed data."""
 
     __slots__ = ("buffer", "offsets", "timestamps", "key_starts", "key_lengths",
                  "value_starts", "value_lengths")

@@ -3,6 +3,7 @@
 # conversion with the GIL, the C call without it, then error translation.
 
 import collections
+import errno
 
 RecoveryReport = collections.namedtuple(
     "RecoveryReport",
@@ -15,14 +16,40 @@ SegmentInfo = collections.namedtuple(
 _FLUSH_POLICIES = {"never": SC_FLUSH_NEVER, "interval": SC_FLUSH_INTERVAL, "always": SC_FLUSH_ALWAYS}
 
 
+def _checked_batches(Log log, BatchView view):
+    """The batches of a view read from log, each CRC- and framing-checked; a
+    bad one raises CorruptBatchError saying where it is stored."""
+    where = f"log {log._path!r}, segment {view.segment_base_offset:020d}.log"
+    batches = iter_batches(view, validate=False)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except CorruptBatchError as exc:
+            raise CorruptBatchError(f"{where}, batches from position {view.position}: {exc}") from None
+        try:
+            batch.validate()
+        except CorruptBatchError as exc:
+            raise CorruptBatchError(
+                f"{where}, position {view.position + batch.position}, batch at offset "
+                f"{batch.base_offset}: {exc}") from None
+        yield batch
+
+
 cdef uint32_t _u32(object v, str name) except? 0:
     if v is None or v < 1 or v > 0xFFFFFFFF:
         raise ValueError(f"{name} must be between 1 and 2**32 - 1, not {v!r}")
     return <uint32_t>v
 
 
+@cython.auto_pickle(False)
 cdef class Log:
-    """An ordered log of RecordBatch v2 batches stored in segment files under ``path``.
+    """Log(path, *, segment_bytes=1073741824, index_interval_bytes=4096, flush="never",
+    flush_interval_ms=1000, retention_bytes=None, retention_ms=None, max_batch_bytes=1048576,
+    segment_ms=None, max_index_bytes=10485760)
+
+    An ordered log of RecordBatch v2 batches stored in segment files under ``path``.
 
     Offsets are assigned on append, from 0.  One appender at a time (appends
     from several threads are serialised inside; with ``flush="always"`` they
@@ -37,10 +64,10 @@ cdef class Log:
     def __cinit__(self):
         self._log = NULL
 
-    def __init__(self, path, *, segment_bytes=1 << 30, index_interval_bytes=4096,
+    def __init__(self, path, *, segment_bytes=1073741824, index_interval_bytes=4096,
                  flush="never", flush_interval_ms=1000, retention_bytes=None,
-                 retention_ms=None, max_batch_bytes=1 << 20, segment_ms=None,
-                 max_index_bytes=10 << 20):
+                 retention_ms=None, max_batch_bytes=1048576, segment_ms=None,
+                 max_index_bytes=10485760):
         cdef sc_log *log = NULL
         cdef int rc
         cdef bytes bpath
@@ -75,6 +102,9 @@ cdef class Log:
         cdef const char *cpath = bpath
         with nogil:
             rc = sc_log_open(cpath, &self._cfg, &log, &self._report)
+        if rc in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise StorageError(rc, f"open log {self._path!r}: already open (another Log, in this"
+                               " or another process, holds the directory's lock)", self._path)
         _check(rc, f"open log {self._path!r}", NULL, self._path)
         self._log = log
 
@@ -120,10 +150,12 @@ cdef class Log:
 
     @property
     def path(self):
+        """The log's directory."""
         return self._path
 
     @property
     def closed(self):
+        """Whether close() was called."""
         return self._log == NULL or self._closed
 
     @property
@@ -138,14 +170,17 @@ cdef class Log:
 
     @property
     def size_bytes(self):
+        """Bytes stored in all segments."""
         return sc_log_size_bytes(self._handle())
 
     @property
     def segment_count(self):
+        """How many segment files the log has."""
         return sc_log_segment_count(self._handle())
 
     @property
     def max_batch_bytes(self):
+        """The largest batch append accepts, in bytes."""
         return self._cfg.max_batch_bytes
 
     @property
@@ -289,28 +324,35 @@ cdef class Log:
 
     # ---------------------------------------------------------------- reads
 
-    def read(self, int64_t offset, size_t max_bytes=1 << 20):
+    def read(self, int64_t offset, size_t max_bytes=1048576):
         """Whole batches from the one holding ``offset``, up to max_bytes (at
         least one batch), within one segment, as a zero-copy BatchView.  Empty
         at end_offset; OffsetOutOfRangeError outside [start_offset, end_offset]."""
         cdef sc_log_slice s
         cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &s)
         if rc:
-            _raise(rc, f"read offset {offset} of {self._path!r}")
+            self._raise_read(rc, offset)
         try:
             return _view_from_slice(&s)
         finally:
             sc_log_slice_release(&s)
 
-    def slice(self, int64_t offset, size_t max_bytes=1 << 20):
+    def slice(self, int64_t offset, size_t max_bytes=1048576):
         """Like read(), as a FileSlice (fd, position, length) for sendfile."""
         cdef FileSlice fs = FileSlice.__new__(FileSlice)
         cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &fs._slice)
         if rc:
-            _raise(rc, f"read offset {offset} of {self._path!r}")
+            self._raise_read(rc, offset)
         return fs
 
-    def sendfile(self, out, int64_t offset, size_t max_bytes=1 << 20):
+    cdef int _raise_read(self, int rc, int64_t offset) except -1:
+        if rc == SC_ERANGE:
+            raise OffsetOutOfRangeError(
+                f"offset {offset} is outside [{self.start_offset}, {self.end_offset}] "
+                f"of log {self._path!r}")
+        _raise(rc, f"read offset {offset} of {self._path!r}")
+
+    def sendfile(self, out, int64_t offset, size_t max_bytes=1048576):
         """Send the batches read(offset, max_bytes) would return to a socket
         or fd with sendfile(2); returns bytes sent (whole batches on a
         blocking socket; possibly part on a non-blocking one — use slice() to
@@ -321,19 +363,19 @@ cdef class Log:
         finally:
             fs.release()
 
-    def records(self, int64_t offset=-1):
+    def records(self, offset=None):
         """Iterate records from ``offset`` (default: start_offset) to the end,
-        CRC-checking every batch read."""
-        if offset < 0:
-            offset = self.start_offset
+        CRC-checking every batch read; a damaged batch raises
+        CorruptBatchError naming its segment file, position and offset."""
+        cdef int64_t at = self.start_offset if offset is None else offset
         while True:
-            view = self.read(offset)
+            view = self.read(at)
             if len(view) == 0:
                 return
-            for batch in iter_batches(view, validate=True):
-                if batch.next_offset > offset:
-                    yield from batch.records(offset)
-            offset = view.next_offset
+            for batch in _checked_batches(self, view):
+                if batch.next_offset > at:
+                    yield from batch.records(at)
+            at = view.next_offset
 
     def offset_for_timestamp(self, int64_t timestamp):
         """The first offset whose record timestamp is >= timestamp, or None."""
@@ -347,7 +389,7 @@ cdef class Log:
             view = _view_from_slice(&s)
         finally:
             sc_log_slice_release(&s)
-        for batch in iter_batches(view, validate=True):
+        for batch in _checked_batches(self, view):
             for rec in batch.records():
                 if rec.timestamp >= timestamp:
                     return rec.offset
@@ -359,7 +401,7 @@ cdef class Log:
 
     # ---------------------------------------------------------------- columns
 
-    def read_columns(self, int64_t offset, size_t max_records=65536, size_t max_bytes=64 << 20):
+    def read_columns(self, int64_t offset, size_t max_records=65536, size_t max_bytes=67108864):
         """Up to max_records records from ``offset`` (within one segment) as
         numpy arrays indexing one zero-copy buffer: a Columns."""
         return _read_columns(self, offset, max_records, max_bytes)

@@ -345,6 +345,9 @@ cdef class _Gather:
         cdef int64_t ts_all = 0
         cdef bint one_ts = False
         cdef void *p
+        if isinstance(values, (bytes, bytearray, memoryview, str)):
+            raise TypeError("values must be a sequence of records, e.g. [b\"...\"], not one "
+                            f"{type(values).__name__}")
         if not isinstance(values, (list, tuple)):
             values = list(values)
         n = len(values)
@@ -400,7 +403,11 @@ cdef class _Gather:
                 self.recs[i].headers = hp
                 self.recs[i].header_count = <int32_t>nh
                 for j in range(nh):
-                    hk, hv = headers[i][j]
+                    try:
+                        hk, hv = headers[i][j]
+                    except (TypeError, ValueError):
+                        raise ValueError(f"headers[{i}][{j}] must be a (key, value) pair, "
+                                         f"not {headers[i][j]!r}") from None
                     if hk is None:
                         raise ValueError("header keys cannot be null")
                     self._borrow(hk, &hp.key, &hp.key_len)

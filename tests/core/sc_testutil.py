@@ -145,5 +145,5 @@ def log_state(log):
     )
 
 
-def log_records(log, offset=-1):
+def log_records(log, offset=None):
     return [rec_tuple(r) for r in log.records(offset)]

@@ -61,7 +61,7 @@ def append_records(log, count: int, per_batch: int = 1, model: list | None = Non
 def read_all(log, start: int | None = None) -> list:
     """Every record from start (default start_offset) as (offset, key, value, timestamp)."""
     out = []
-    for r in log.records(-1 if start is None else start):
+    for r in log.records(start):
         out.append((r.offset, None if r.key is None else bytes(r.key),
                     None if r.value is None else bytes(r.value), r.timestamp))
     return out

@@ -73,7 +73,7 @@ def upto(model, offset):
     return [m for m in model if m[0] < offset]
 
 
-def records_until_error(log, start=-1):
+def records_until_error(log, start=None):
     got, err = [], None
     try:
         for r in log.records(start):
