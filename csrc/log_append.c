@@ -179,31 +179,42 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
     return rc;
 }
 
+/* fdatasyncs in flight at once.  More than one was measured (4): concurrent
+ * syncs of one file serialise in the kernel and each pays a device flush, so
+ * group commit got slower (16 threads: 35 k/s against 64 k/s with one). */
+#define MAX_SYNCS_IN_FLIGHT 1
+#define DIRTY_STACK 8
+
 int sc_log_sync_locked(sc_log *log, uint64_t target) {
     while (log->synced_seq < target) {
         /* After a failed fdatasync the kernel may have dropped the dirty pages
          * and a retry can "succeed" without them: the failure sticks until the
          * log is reopened and recovered. */
         if (log->sync_error) return log->sync_error;
-        if (log->sync_in_progress) {
-            /* Another thread is syncing: its fdatasync may cover our bytes too. */
+        if (log->sync_target >= target || log->syncs_in_flight >= MAX_SYNCS_IN_FLIGHT) {
+            /* A sync already under way covers our bytes (or enough are running). */
             pthread_cond_wait(&log->sync_cv, &log->append_mu);
             continue;
         }
-        log->sync_in_progress = 1;
         uint64_t t = log->written_seq;
-        size_t nd = 0;
-        sc_segment **dirty = malloc(log->nsegs * sizeof *dirty);
-        uint64_t *sizes = malloc(log->nsegs * sizeof *sizes);
+        log->syncs_in_flight++;
+        log->sync_target = t;
+        /* Dirty segments are a suffix of the array: a sync leaves every
+         * segment it covers clean, and only the newest ones get appends. */
+        sc_segment *stack[DIRTY_STACK], **dirty = stack;
+        uint64_t stack_sizes[DIRTY_STACK], *sizes = stack_sizes;
+        size_t first = log->nsegs, nd = 0;
+        while (first > 0 && log->segs[first - 1]->synced_size < sc_segment_size(log->segs[first - 1]))
+            first--;
+        if (log->nsegs - first > DIRTY_STACK) {
+            dirty = malloc((log->nsegs - first) * sizeof *dirty);
+            sizes = malloc((log->nsegs - first) * sizeof *sizes);
+        }
         int rc = (dirty && sizes) ? 0 : ENOMEM;
-        for (size_t i = 0; !rc && i < log->nsegs; i++) {
-            sc_segment *s = log->segs[i];
-            uint64_t sz = sc_segment_size(s);
-            if (s->synced_size < sz) {
-                sc_segment_retain(s);
-                dirty[nd] = s;
-                sizes[nd++] = sz;
-            }
+        for (size_t i = first; !rc && i < log->nsegs; i++) {
+            sc_segment_retain(log->segs[i]);
+            dirty[nd] = log->segs[i];
+            sizes[nd++] = sc_segment_size(log->segs[i]);
         }
         /* The leader syncs with the lock released, so appends keep landing
          * and the next sync covers all of them at once. */
@@ -214,13 +225,13 @@ int sc_log_sync_locked(sc_log *log, uint64_t target) {
             if (!rc && dirty[i]->synced_size < sizes[i]) dirty[i]->synced_size = sizes[i];
             sc_segment_release(dirty[i]);
         }
-        free(dirty);
-        free(sizes);
-        log->sync_in_progress = 0;
+        if (dirty != stack) free(dirty);
+        if (sizes != stack_sizes) free(sizes);
+        log->syncs_in_flight--;
         if (rc) log->sync_error = rc;
+        else if (t > log->synced_seq) log->synced_seq = t;
         pthread_cond_broadcast(&log->sync_cv);
         if (rc) return rc;
-        if (t > log->synced_seq) log->synced_seq = t;
     }
     return 0;
 }

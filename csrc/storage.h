@@ -179,7 +179,8 @@ struct sc_log {
 
     pthread_mutex_t append_mu;
     pthread_cond_t sync_cv;
-    int sync_in_progress;
+    int syncs_in_flight;  /* fdatasyncs running with append_mu released */
+    uint64_t sync_target; /* the largest written_seq a started sync covers */
     uint64_t written_seq; /* bytes ever appended through this handle */
     uint64_t synced_seq;  /* of which known durable */
     int sync_error;       /* errno of a failed fdatasync: sticky until reopen */

@@ -244,8 +244,7 @@ cdef class Log:
     cdef uint8_t *_scratch
     cdef size_t _scratch_cap
     cdef bint _scratch_busy
-    cdef sc_record_in *_recs
-    cdef size_t _recs_cap
+    cdef object _gather   # a cached _Gather for append()
     cdef sc_log *_handle(self) except NULL
     cdef uint8_t *_take_scratch(self, size_t size, bint *own) except NULL
     cdef void _give_scratch(self, uint8_t *buf, bint own) noexcept

@@ -226,7 +226,7 @@ cdef class Log:
         keys: None or a sequence like values; timestamps: None (now), one int
         for all, or a sequence of ints (ms); headers: None or, per record, a
         sequence of (str key, bytes-like or None value)."""
-        cdef _Gather g = _Gather()
+        cdef _Gather g = self._gather
         cdef sc_batch_meta meta
         cdef sc_append_info info
         cdef size_t size, written
@@ -235,6 +235,12 @@ cdef class Log:
         cdef bint own = False
         cdef int rc
         self._handle()
+        # Reuse the gather arrays; a concurrent append (GIL released in its
+        # write) finds none cached and makes its own.
+        if g is None:
+            g = _Gather()
+        else:
+            self._gather = None
         try:
             n = g.fill(values, keys, timestamps, headers)
             size = g.bound
@@ -254,6 +260,7 @@ cdef class Log:
                 self._give_scratch(buf, own)
         finally:
             g.release()
+            self._gather = g
         return info.base_offset
 
     def append_batch(self, buf):
