@@ -2,7 +2,7 @@
 # Python object per record.  numpy is imported on first use.
 
 cdef enum:
-    COLUMNS_CHUNK_BYTES = 8 << 20   # bytes of batches built per write
+    COLUMNS_CHUNK_BYTES = 1 << 20   # bytes of batches built per write: the copy stays in cache
 
 
 class Columns:
