@@ -42,9 +42,11 @@ static int gather(sc_segment *seg, const sc_map *map, uint64_t limit, uint64_t p
     if (rc) return rc == SC_ENOTFOUND ? SC_ECORRUPT : rc;
     out->base_offset = (int64_t)sc_load_be64(base + pos);
     uint64_t end = pos + size;
-    /* Jump through the offset index to the last indexed batch that still
-     * fits, so a read costs the same for 1 KiB as for 1 MiB: at most
-     * index_interval_bytes of headers are walked, whatever max_bytes is. */
+    /* A long range ends at the last indexed batch start that fits, found by
+     * binary search, so a read costs the same for 1 KiB as for 1 MiB (it may
+     * stop up to index_interval_bytes short of max_bytes).  A range that
+     * reaches the end of the segment walks from that entry to the end; only
+     * a range with no index entry inside it is walked from its start. */
     uint64_t want_end = max_bytes > limit - pos ? limit : pos + max_bytes;
     int64_t i = sc_offset_index_floor_position(&seg->oindex, sc_index_entries(&seg->oindex), want_end);
     if (i >= 0) {
@@ -53,6 +55,7 @@ static int gather(sc_segment *seg, const sc_map *map, uint64_t limit, uint64_t p
         if (p > end && p < limit) {
             end = p;
             next = seg->base_offset + (int64_t)rel;
+            if (want_end < limit) goto done;
         }
     }
     while (end < limit) {
@@ -63,11 +66,12 @@ static int gather(sc_segment *seg, const sc_map *map, uint64_t limit, uint64_t p
         end += s2;
         next = n2;
     }
+done:
+    out->length = end - pos;
+    out->next_offset = next;
     out->segment = seg;
     out->fd = seg->fd;
     out->position = pos;
-    out->length = end - pos;
-    out->next_offset = next;
     out->segment_base_offset = seg->base_offset;
     return 0;
 }

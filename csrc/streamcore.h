@@ -377,7 +377,9 @@ typedef struct sc_log_slice {
 } sc_log_slice;
 
 /* The whole batches from the one holding `offset`, within one segment: as many
- * as fit in max_bytes, but at least one (so a reader always progresses).  An
+ * as fit in max_bytes (a long range stops at the last indexed batch that fits,
+ * up to index_interval_bytes short, so the lookup costs the same for any
+ * max_bytes), but at least one (so a reader always progresses).  An
  * offset in a gap between segments gets the next batch stored (as a Kafka
  * fetch does).  At offset == end_offset the slice is empty.  SC_ERANGE
  * outside [start, end]. */

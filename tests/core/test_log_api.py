@@ -835,3 +835,22 @@ def test_append_columns_lengths_beyond_int32_are_refused(log):
     with pytest.raises((ValueError, OverflowError, streamcore.RecordTooLargeError)):
         log.append_columns(b"abcd", np.array([(1 << 32) + 3], np.int64), timestamps=TS)
     assert log_state(log) == state
+
+
+def test_long_read_ends_at_an_indexed_batch_and_a_read_to_the_end_gets_everything(tmp_path):
+    """A read of many batches stops at the last indexed batch that fits (at most
+    index_interval_bytes short of max_bytes); one reaching the segment's end returns
+    every batch to the end; either way next_offset continues exactly."""
+    with streamcore.Log(tmp_path / "log", index_interval_bytes=4096) as log:
+        for i in range(400):
+            log.append([b"%04d" % i * 250])  # ~1 KiB batches
+        total = log.size_bytes
+        view = log.read(0, 64 << 10)
+        batches = list(view.batches())
+        assert (64 << 10) - 4096 - batches[-1].size <= len(view) <= 64 << 10
+        assert view.next_offset == batches[-1].next_offset == len(batches)
+        rest = log.read(view.next_offset, 1 << 30)
+        assert len(view) + len(rest) == total
+        assert rest.next_offset == log.end_offset == 400
+        got = [bytes(r.value) for v in (view, rest) for r in v.records()]
+        assert got == [b"%04d" % i * 250 for i in range(400)]
