@@ -333,8 +333,10 @@ cdef class Log:
 
     def read(self, int64_t offset, size_t max_bytes=1048576):
         """Whole batches from the one holding ``offset``, up to max_bytes (at
-        least one batch), within one segment, as a zero-copy BatchView.  Empty
-        at end_offset; OffsetOutOfRangeError outside [start_offset, end_offset]."""
+        least one batch; a long range ends at the last indexed batch that fits,
+        up to index_interval_bytes short), within one segment, as a zero-copy
+        BatchView.  Empty at end_offset; OffsetOutOfRangeError outside
+        [start_offset, end_offset]."""
         cdef sc_log_slice s
         cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &s)
         if rc:
