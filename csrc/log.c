@@ -251,6 +251,7 @@ int sc_log_open(const char *dir, const sc_log_config *cfg, sc_log **out, sc_reco
     pthread_mutex_init(&log->seg_mu, NULL);
     pthread_mutex_init(&log->append_mu, NULL);
     pthread_cond_init(&log->sync_cv, NULL);
+    pthread_cond_init(&log->writers_cv, NULL);
     pthread_cond_init(&log->flusher_cv, NULL);
     int rc = 0;
     log->dir = strdup(dir);
@@ -364,6 +365,7 @@ void sc_log_free(sc_log *log) {
     pthread_mutex_destroy(&log->seg_mu);
     pthread_mutex_destroy(&log->append_mu);
     pthread_cond_destroy(&log->sync_cv);
+    pthread_cond_destroy(&log->writers_cv);
     pthread_cond_destroy(&log->flusher_cv);
     free(log->offset_scratch);
     free(log->segs);

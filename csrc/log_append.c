@@ -165,6 +165,9 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
         atomic_fetch_add(&log->total_bytes, len);
         atomic_store_explicit(&log->end_offset, next, memory_order_release);
         log->written_seq += len;
+        log->appends++;
+        if (log->leader_waiting && log->appends - log->appends_at_capture >= log->expect_writers)
+            pthread_cond_signal(&log->writers_cv);
         if (info) {
             info->base_offset = base;
             info->last_offset = next - 1;
@@ -177,6 +180,27 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
     if (d != stack) free(d);
     sc_log_leave(log);
     return rc;
+}
+
+/* Before capturing what a sync covers, wait (at most half a sync) until as
+ * many appends have landed as there were appenders around the last sync.
+ * Without this, appenders settle into two alternating halves, each sync
+ * taking only the half that wrote while the previous one ran.  A lone
+ * appender never waits: it expects only itself.  append_mu held. */
+static void await_writers(sc_log *log) {
+    if (log->expect_writers <= 1 || log->appends - log->appends_at_capture >= log->expect_writers)
+        return;
+    uint64_t wait_ns = log->last_sync_ns / 2;
+    if (wait_ns > 500000) wait_ns = 500000;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    uint64_t ns = (uint64_t)deadline.tv_nsec + wait_ns;
+    deadline.tv_sec += (time_t)(ns / 1000000000u);
+    deadline.tv_nsec = (long)(ns % 1000000000u);
+    log->leader_waiting = 1;
+    while (log->appends - log->appends_at_capture < log->expect_writers)
+        if (pthread_cond_timedwait(&log->writers_cv, &log->append_mu, &deadline) != 0) break;
+    log->leader_waiting = 0;
 }
 
 /* fdatasyncs in flight at once.  More than one was measured (4): concurrent
@@ -196,9 +220,15 @@ int sc_log_sync_locked(sc_log *log, uint64_t target) {
             pthread_cond_wait(&log->sync_cv, &log->append_mu);
             continue;
         }
-        uint64_t t = log->written_seq;
         log->syncs_in_flight++;
+        log->sync_target = log->written_seq;
+        if (log->cfg.flush == SC_FLUSH_ALWAYS) await_writers(log);
+        uint64_t t = log->written_seq;
         log->sync_target = t;
+        uint64_t group = log->appends - log->appends_at_capture;
+        log->appends_at_capture = log->appends;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         /* Dirty segments are a suffix of the array: a sync leaves every
          * segment it covers clean, and only the newest ones get appends. */
         sc_segment *stack[DIRTY_STACK], **dirty = stack;
@@ -220,7 +250,12 @@ int sc_log_sync_locked(sc_log *log, uint64_t target) {
          * and the next sync covers all of them at once. */
         pthread_mutex_unlock(&log->append_mu);
         for (size_t i = 0; i < nd && !rc; i++) rc = sc_os_datasync(dirty[i]->fd);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         pthread_mutex_lock(&log->append_mu);
+        log->last_sync_ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
+        /* The appenders this sync covered come back for more; those that wrote
+         * while it ran are waiting already: the next sync should take both. */
+        log->expect_writers = group + (log->appends - log->appends_at_capture);
         for (size_t i = 0; i < nd; i++) {
             if (!rc && dirty[i]->synced_size < sizes[i]) dirty[i]->synced_size = sizes[i];
             sc_segment_release(dirty[i]);

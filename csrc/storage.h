@@ -181,6 +181,12 @@ struct sc_log {
     pthread_cond_t sync_cv;
     int syncs_in_flight;  /* fdatasyncs running with append_mu released */
     uint64_t sync_target; /* the largest written_seq a started sync covers */
+    uint64_t appends;            /* appends through this handle */
+    uint64_t appends_at_capture; /* ... when the last sync captured what it covers */
+    uint64_t expect_writers;     /* appends the next sync should wait for */
+    uint64_t last_sync_ns;
+    int leader_waiting;
+    pthread_cond_t writers_cv;   /* a sync leader awaiting expect_writers appends */
     uint64_t written_seq; /* bytes ever appended through this handle */
     uint64_t synced_seq;  /* of which known durable */
     int sync_error;       /* errno of a failed fdatasync: sticky until reopen */
