@@ -203,10 +203,9 @@ static void await_writers(sc_log *log) {
     log->leader_waiting = 0;
 }
 
-/* fdatasyncs in flight at once.  More than one was measured (4): concurrent
- * syncs of one file serialise in the kernel and each pays a device flush, so
- * group commit got slower (16 threads: 35 k/s against 64 k/s with one). */
-#define MAX_SYNCS_IN_FLIGHT 1
+/* One fdatasync at a time.  More in flight were measured (4): concurrent syncs
+ * of one file serialise in the kernel and each pays a device flush, so group
+ * commit got slower (16 threads: 35 k/s against 64 k/s with one). */
 #define DIRTY_STACK 8
 
 int sc_log_sync_locked(sc_log *log, uint64_t target) {
@@ -215,16 +214,14 @@ int sc_log_sync_locked(sc_log *log, uint64_t target) {
          * and a retry can "succeed" without them: the failure sticks until the
          * log is reopened and recovered. */
         if (log->sync_error) return log->sync_error;
-        if (log->sync_target >= target || log->syncs_in_flight >= MAX_SYNCS_IN_FLIGHT) {
-            /* A sync already under way covers our bytes (or enough are running). */
+        if (log->sync_in_progress) {
+            /* The sync under way, or the next, covers our bytes. */
             pthread_cond_wait(&log->sync_cv, &log->append_mu);
             continue;
         }
-        log->syncs_in_flight++;
-        log->sync_target = log->written_seq;
+        log->sync_in_progress = 1;
         if (log->cfg.flush == SC_FLUSH_ALWAYS) await_writers(log);
         uint64_t t = log->written_seq;
-        log->sync_target = t;
         uint64_t group = log->appends - log->appends_at_capture;
         log->appends_at_capture = log->appends;
         struct timespec t0, t1;
@@ -262,7 +259,7 @@ int sc_log_sync_locked(sc_log *log, uint64_t target) {
         }
         if (dirty != stack) free(dirty);
         if (sizes != stack_sizes) free(sizes);
-        log->syncs_in_flight--;
+        log->sync_in_progress = 0;
         if (rc) log->sync_error = rc;
         else if (t > log->synced_seq) log->synced_seq = t;
         pthread_cond_broadcast(&log->sync_cv);

@@ -179,8 +179,7 @@ struct sc_log {
 
     pthread_mutex_t append_mu;
     pthread_cond_t sync_cv;
-    int syncs_in_flight;  /* fdatasyncs running with append_mu released */
-    uint64_t sync_target; /* the largest written_seq a started sync covers */
+    int sync_in_progress; /* a leader is syncing with append_mu released */
     uint64_t appends;            /* appends through this handle */
     uint64_t appends_at_capture; /* ... when the last sync captured what it covers */
     uint64_t expect_writers;     /* appends the next sync should wait for */
