@@ -370,7 +370,7 @@ cdef class _Gather:
             r = &self.recs[i]
             # Re-read the item array each time: a buffer exporter written in
             # Python could resize the list while we borrow from it.
-            if i >= len(values):
+            if i >= PySequence_Fast_GET_SIZE(values):
                 raise RuntimeError("values changed size during append")
             self._borrow(<object>PySequence_Fast_ITEMS(values)[i], &r.value, &r.value_len)
             if keys is None:
