@@ -248,6 +248,19 @@ while True:
 '''
 
 
+
+def assert_contiguous_prefix(log, kills: int) -> int:
+    """The reopened log holds offsets 0..end-1 with no gap between segments, each record
+    the value written for its offset; returns end."""
+    for a, b in pairwise(log.segments()):
+        assert a.next_offset == b.base_offset, (
+            f"offset gap after kill {kills}: segment ending at {a.next_offset} "
+            f"followed by one starting at {b.base_offset}")
+    end = log.end_offset
+    assert [(r.offset, bytes(r.value)) for r in log.records(0)] == [
+        (o, value_for(o)) for o in range(end)]
+    return end
+
 def test_kill9_during_truncate(tmp_path):
     """A truncate that removes many whole segments, killed part way: the log reopens as a
     contiguous prefix (the truncate happened or not, or partly from the end), never with a
@@ -265,14 +278,7 @@ def test_kill9_during_truncate(tmp_path):
         time.sleep(rng.uniform(0.0, 0.002))
         events = w.kill()
         with streamcore.Log(path, segment_bytes=200) as log:
-            segs = log.segments()
-            for a, b in pairwise(segs):
-                assert a.next_offset == b.base_offset, (
-                    f"offset gap after kill {kills}: segment ending at {a.next_offset} "
-                    f"followed by one starting at {b.base_offset}")
-            end = log.end_offset
-            got = [(r.offset, bytes(r.value)) for r in log.records(0)]
-            assert got == [(o, value_for(o)) for o in range(end)]
+            end = assert_contiguous_prefix(log, kills)
             # the truncate (to 20) never removes less than it was asked to keep ...
             assert end >= 20
             # ... and when none can be under way, every append acknowledged since the last
@@ -332,12 +338,5 @@ def test_kill9_during_recovery(tmp_path):
         proc.wait(30)
         proc.stdout.close()
         with streamcore.Log(work, segment_bytes=100) as log:
-            segs = log.segments()
-            for a, b in pairwise(segs):
-                assert a.next_offset == b.base_offset, (
-                    f"offset gap after kill {kills}: segment ending at {a.next_offset} "
-                    f"followed by one starting at {b.base_offset}")
-            end = log.end_offset
-            got = [(r.offset, bytes(r.value)) for r in log.records(0)]
-            assert got == [(o, value_for(o)) for o in range(end)]
+            end = assert_contiguous_prefix(log, kills)
             assert end >= 2
