@@ -632,7 +632,11 @@ static int snapshot(sc_log *log, const sc_compact_options *opt, int64_t now, sc_
         v[i] = log->segs[i];
         sc_segment_retain(v[i]);
         int64_t mx = atomic_load(&v[i]->max_timestamp);
-        if (i < u && mx != SC_TS_NONE && mx > now - opt->min_compaction_lag_ms) u = i;
+        /* As Kafka: the lag applies only when set (a record timestamped in the
+         * future does not hold back a log with no lag). */
+        if (i < u && opt->min_compaction_lag_ms > 0 && mx != SC_TS_NONE &&
+            mx > now - opt->min_compaction_lag_ms)
+            u = i;
     }
     pthread_mutex_unlock(&log->append_mu);
     *out = v;
