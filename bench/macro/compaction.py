@@ -24,7 +24,8 @@ BUILD = textwrap.dedent("""
     import sys
     import numpy as np
     import streamcore
-    path, gib, keys, value_len, seg = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    path, gib = sys.argv[1], float(sys.argv[2])
+    keys, value_len, seg = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     rng = np.random.default_rng(7)
     log = streamcore.Log(path, segment_bytes=seg)
     key_len = 11
@@ -125,9 +126,23 @@ def main() -> None:
     rows = []
     try:
         src = os.path.join(base, "src")
-        n = int(subprocess.run([sys.executable, "-c", BUILD, src, str(args.gib), str(args.keys),
-                                str(args.value_len), str(args.segment_mib << 20)], check=True, capture_output=True,
-                               text=True).stdout)
+        n = int(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    BUILD,
+                    src,
+                    str(args.gib),
+                    str(args.keys),
+                    str(args.value_len),
+                    str(args.segment_mib << 20),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
         for run in range(args.runs):
             work = os.path.join(base, f"work{run}")
             shutil.copytree(src, work)
@@ -138,28 +153,57 @@ def main() -> None:
             c1 = sendfile_copy(files, os.path.join(base, "copy"))
             k1 = cp_copy(files, os.path.join(base, "cp"))
             warm(files)
-            r = json.loads(subprocess.run([sys.executable, "-c", COMPACT, work, str(args.buffer_bytes),
-                                           str(args.segment_mib << 20)],
-                                          check=True, capture_output=True, text=True).stdout)
-            c2 = sendfile_copy(files if all(map(os.path.exists, files)) else segment_files(work),
-                               os.path.join(base, "copy"))
+            r = json.loads(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        COMPACT,
+                        work,
+                        str(args.buffer_bytes),
+                        str(args.segment_mib << 20),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            c2 = sendfile_copy(
+                files if all(map(os.path.exists, files)) else segment_files(work),
+                os.path.join(base, "copy"),
+            )
             copy_s = statistics.median([c1, c2])
-            row = {"records": n, "input_bytes": size, "compact_s": r["seconds"],
-                   "compact_gbps": size / r["seconds"] / 1e9, "sendfile_copy_gbps": size / copy_s / 1e9,
-                   "cp_gbps": size / k1 / 1e9, "ratio_vs_sendfile": copy_s / r["seconds"],
-                   "ratio_vs_cp": k1 / r["seconds"], "passes": r["passes"],
-                   "records_removed": r["removed"], "output_bytes": r["bytes_out"],
-                   "anon_growth_mib": r["anon_growth"] / 2**20, "buffer_mib": args.buffer_bytes / 2**20}
+            row = {
+                "records": n,
+                "input_bytes": size,
+                "compact_s": r["seconds"],
+                "compact_gbps": size / r["seconds"] / 1e9,
+                "sendfile_copy_gbps": size / copy_s / 1e9,
+                "cp_gbps": size / k1 / 1e9,
+                "ratio_vs_sendfile": copy_s / r["seconds"],
+                "ratio_vs_cp": k1 / r["seconds"],
+                "passes": r["passes"],
+                "records_removed": r["removed"],
+                "output_bytes": r["bytes_out"],
+                "anon_growth_mib": r["anon_growth"] / 2**20,
+                "buffer_mib": args.buffer_bytes / 2**20,
+            }
             rows.append(row)
-            print(f"run {run}: {size/2**30:.2f} GiB, {n} records, {args.keys} keys: compact "
-                  f"{row['compact_gbps']:.2f} GB/s ({r['seconds']:.2f} s, {r['passes']} pass) vs "
-                  f"sendfile copy {row['sendfile_copy_gbps']:.2f} GB/s, cp {row['cp_gbps']:.2f} GB/s -> "
-                  f"{row['ratio_vs_sendfile']:.2f}x / {row['ratio_vs_cp']:.2f}x; anon growth "
-                  f"{row['anon_growth_mib']:.1f} MiB (buffer {row['buffer_mib']:.0f} MiB)", flush=True)
+            print(
+                f"run {run}: {size / 2**30:.2f} GiB, {n} records, {args.keys} keys: compact "
+                f"{row['compact_gbps']:.2f} GB/s ({r['seconds']:.2f} s, {r['passes']} pass) vs "
+                f"sendfile copy {row['sendfile_copy_gbps']:.2f} GB/s, "
+                f"cp {row['cp_gbps']:.2f} GB/s -> "
+                f"{row['ratio_vs_sendfile']:.2f}x / {row['ratio_vs_cp']:.2f}x; anon growth "
+                f"{row['anon_growth_mib']:.1f} MiB (buffer {row['buffer_mib']:.0f} MiB)",
+                flush=True,
+            )
             shutil.rmtree(work)
         ratios = [r["ratio_vs_sendfile"] for r in rows]
-        print(f"median ratio vs sendfile copy {statistics.median(ratios):.2f}x "
-              f"(spread {min(ratios):.2f}-{max(ratios):.2f})")
+        print(
+            f"median ratio vs sendfile copy {statistics.median(ratios):.2f}x "
+            f"(spread {min(ratios):.2f}-{max(ratios):.2f})"
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
     if args.json:

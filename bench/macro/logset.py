@@ -108,8 +108,12 @@ def du(path: str) -> int:
 
 
 def run_child(root: str, n: int, mode: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, root, str(n), mode], capture_output=True,
-                          text=True, timeout=3600)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, root, str(n), mode],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     return json.loads(proc.stdout)
@@ -117,8 +121,9 @@ def run_child(root: str, n: int, mode: str) -> dict:
 
 def kill9(base: str, n: int) -> dict:
     root = os.path.join(base, "killed")
-    proc = subprocess.Popen([sys.executable, "-c", KILLER, root, str(n)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLER, root, str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout.readline() == b"ready\n"
     time.sleep(2.0)
     os.kill(proc.pid, signal.SIGKILL)
@@ -136,12 +141,17 @@ def kill9(base: str, n: int) -> dict:
     lost = 0
     t = time.perf_counter()
     for i, last in acked.items():
-        if mgr.get("topic-%d" % i).end_offset <= last:
+        if mgr.get(f"topic-{i}").end_offset <= last:
             lost += 1
     check_s = time.perf_counter() - t
     mgr.close()
-    return {"appends_acked": sum(v + 1 for v in acked.values()), "logs_checked": len(acked),
-            "logs_losing_acked": lost, "reopen_s": opened, "open_and_check_every_log_s": check_s}
+    return {
+        "appends_acked": sum(v + 1 for v in acked.values()),
+        "logs_checked": len(acked),
+        "logs_losing_acked": lost,
+        "reopen_s": opened,
+        "open_and_check_every_log_s": check_s,
+    }
 
 
 def main() -> None:
@@ -166,12 +176,18 @@ def main() -> None:
                 shutil.rmtree(base, ignore_errors=True)
         results.append(row)
         m, s = row["manager"], row["standalone"]
-        print(f"{n:>6} logs | manager: open {m['open_s']*1e3:7.1f} ms, append-all {m['create_and_append_s']:6.2f} s, "
-              f"du {m['du_per_log']/1024:5.1f} KiB/log, anon {m['anon_per_log']/1024:5.2f} KiB/log, "
-              f"fds {m['fds']}, maps {m['maps']}, flush {m['flush_all_s']:5.2f} s, close {m['close_s']*1e3:7.1f} ms, reopen "
-              f"{m['reopen_s']*1e3:6.1f} ms | standalone: du {s['du_per_log']/1024:7.1f} KiB/log, "
-              f"anon {s['anon_per_log']/1024:5.2f} KiB/log, fds {s['fds']}, maps {s['maps']}, "
-              f"close {s['close_s']:6.2f} s", flush=True)
+        print(
+            f"{n:>6} logs | manager: open {m['open_s'] * 1e3:7.1f} ms, "
+            f"append-all {m['create_and_append_s']:6.2f} s, "
+            f"du {m['du_per_log'] / 1024:5.1f} KiB/log, "
+            f"anon {m['anon_per_log'] / 1024:5.2f} KiB/log, "
+            f"fds {m['fds']}, maps {m['maps']}, flush {m['flush_all_s']:5.2f} s, "
+            f"close {m['close_s'] * 1e3:7.1f} ms, reopen {m['reopen_s'] * 1e3:6.1f} ms | "
+            f"standalone: du {s['du_per_log'] / 1024:7.1f} KiB/log, "
+            f"anon {s['anon_per_log'] / 1024:5.2f} KiB/log, fds {s['fds']}, maps {s['maps']}, "
+            f"close {s['close_s']:6.2f} s",
+            flush=True,
+        )
         if "kill9" in row:
             print(f"        kill -9 with {n} logs: {row['kill9']}", flush=True)
     if args.json:

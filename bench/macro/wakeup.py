@@ -31,8 +31,12 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def summary(xs_ns: list[float]) -> dict:
-    return {"p50_us": pct(xs_ns, 50) / 1e3, "p99_us": pct(xs_ns, 99) / 1e3,
-            "p999_us": pct(xs_ns, 99.9) / 1e3, "samples": len(xs_ns)}
+    return {
+        "p50_us": pct(xs_ns, 50) / 1e3,
+        "p99_us": pct(xs_ns, 99) / 1e3,
+        "p999_us": pct(xs_ns, 99.9) / 1e3,
+        "samples": len(xs_ns),
+    }
 
 
 def thread_log(path: str, samples: int) -> dict:
@@ -100,7 +104,7 @@ def async_log(path: str, samples: int, loop_factory) -> dict:
             off = log.end_offset
             returned = [0]
 
-            def later():
+            def later(returned=returned):
                 time.sleep(0.0002)
                 log.append([b"x"])
                 returned[0] = time.perf_counter_ns()
@@ -126,7 +130,7 @@ def async_threadsafe(samples: int, loop_factory) -> dict:
             fut = loop.create_future()
             returned = [0]
 
-            def later():
+            def later(fut=fut, returned=returned):
                 time.sleep(0.0002)
                 loop.call_soon_threadsafe(fut.set_result, None)
                 returned[0] = time.perf_counter_ns()
@@ -154,7 +158,7 @@ def run(coro, loop_factory):
 
 def idle_waiters(base: str, n: int) -> dict:
     mgr = streamcore.LogManager(os.path.join(base, "idle"))
-    logs = [mgr.open("w-%d" % (i % 1000)) for i in range(1000)]
+    logs = [mgr.open(f"w-{i % 1000}") for i in range(1000)]
 
     async def main():
         tasks = [asyncio.ensure_future(logs[i % 1000].wait_async(0, 60)) for i in range(n)]
@@ -171,8 +175,12 @@ def idle_waiters(base: str, n: int) -> dict:
             log.append([b"wake"])
         await asyncio.gather(*tasks)
         woke = time.perf_counter() - t
-        return {"waiters": n, "cpu_percent_while_idle": 100 * cpu / wall,
-                "fds_during": fds0, "wake_all_s": woke}
+        return {
+            "waiters": n,
+            "cpu_percent_while_idle": 100 * cpu / wall,
+            "fds_during": fds0,
+            "wake_all_s": woke,
+        }
 
     out = asyncio.run(main())
     mgr.close()
@@ -195,8 +203,11 @@ TAIL_WRITER = textwrap.dedent("""
 def tail(base: str, samples: int) -> dict:
     path = os.path.join(base, "tail")
     streamcore.Log(path).close()
-    w = subprocess.Popen([sys.executable, "-c", TAIL_WRITER, path, str(samples)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    w = subprocess.Popen(
+        [sys.executable, "-c", TAIL_WRITER, path, str(samples)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert w.stdout.readline().strip() == b"ready"
     reader = streamcore.Log(path, readonly=True)
     lat: list[float] = []
@@ -217,7 +228,9 @@ def tail(base: str, samples: int) -> dict:
     w.wait()
     reader.close()
     out = summary(lat)
-    out["reader_cpu_percent"] = 100 * ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) / wall
+    out["reader_cpu_percent"] = (
+        100 * ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) / wall
+    )
     return out
 
 
@@ -229,6 +242,7 @@ def main() -> None:
     base = tempfile.mkdtemp(prefix="sc-wake-", dir=os.environ.get("BENCH_DIR"))
     try:
         import uvloop  # type: ignore[import-not-found]
+
         uv = uvloop.new_event_loop
     except ImportError:
         uv = None
@@ -241,20 +255,30 @@ def main() -> None:
     ]
     if uv:
         rows += [
-            ("uvloop: Log.wait_async", lambda: async_log(os.path.join(base, "u"), args.samples, uv)),
+            (
+                "uvloop: Log.wait_async",
+                lambda: async_log(os.path.join(base, "u"), args.samples, uv),
+            ),
             ("uvloop: call_soon_threadsafe (baseline)", lambda: async_threadsafe(args.samples, uv)),
         ]
     for name, fn in rows:
         res[name] = fn()
         r = res[name]
-        print(f"{name:44s} p50 {r['p50_us']:8.1f} us  p99 {r['p99_us']:8.1f} us  "
-              f"p99.9 {r['p999_us']:8.1f} us", flush=True)
+        print(
+            f"{name:44s} p50 {r['p50_us']:8.1f} us  p99 {r['p99_us']:8.1f} us  "
+            f"p99.9 {r['p999_us']:8.1f} us",
+            flush=True,
+        )
     res["idle"] = idle_waiters(base, 10000)
     print(f"10,000 idle asyncio waiters: {res['idle']}", flush=True)
     res["tail"] = tail(base, min(args.samples, 2000))
     r = res["tail"]
-    print(f"read-only reader tailing another process: p50 {r['p50_us']:.1f} us p99 {r['p99_us']:.1f} us "
-          f"(reader CPU {r['reader_cpu_percent']:.1f} %)", flush=True)
+    print(
+        f"read-only reader tailing another process: p50 {r['p50_us']:.1f} us "
+        f"p99 {r['p99_us']:.1f} us "
+        f"(reader CPU {r['reader_cpu_percent']:.1f} %)",
+        flush=True,
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)
