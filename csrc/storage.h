@@ -407,6 +407,7 @@ typedef struct sc_meta {
     int64_t start_offset;
     int64_t recovery_offset;
     uint8_t boot_id[16];
+    uint64_t seq;          /* of the slot read: the next write continues from it */
 } sc_meta;
 int sc_meta_read(const char *dir, sc_meta *out);   /* SC_ENOTFOUND if none valid */
 int sc_meta_write(sc_log *log, int sync);
