@@ -633,11 +633,20 @@ int sc_logset_delete(sc_logset *set, const char *name) {
         set->grave_cap = nc;
     }
     char gone[NAME_MAX_LEN + 40];
-    snprintf(gone, sizeof gone, "%s.%" PRIu64 ".deleted", name, ++set->delete_seq);
-    char *from = sc_path_join(set->root, name), *to = sc_path_join(set->root, gone);
-    rc = from && to ? 0 : ENOMEM;
-    /* The rename is the delete: after it, a crash finds only <...>.deleted. */
-    if (!rc && rename(from, to) != 0) rc = errno;
+    char *from = sc_path_join(set->root, name), *to = NULL;
+    rc = from ? 0 : ENOMEM;
+    /* The rename is the delete: after it, a crash finds only <...>.deleted.
+     * A name still held by an earlier session's leftover (whose removal may
+     * be under way) is passed over for the next. */
+    for (int tries = 0; !rc && tries < 1000; tries++) {
+        snprintf(gone, sizeof gone, "%s.%" PRIu64 ".deleted", name, ++set->delete_seq);
+        free(to);
+        to = sc_path_join(set->root, gone);
+        if (!to) rc = ENOMEM;
+        else if (rename(from, to) == 0) break;
+        else if (errno != ENOTEMPTY && errno != EEXIST) rc = errno;
+        else if (tries == 999) rc = errno;
+    }
     if (!rc) (void)sc_os_fsync_dir(set->root);
     if (!rc) {
         if (e->log) {
