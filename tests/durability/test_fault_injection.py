@@ -16,13 +16,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-from conftest import PY, append_records, read_all, run_py
+from conftest import append_records, read_all, run_py
 from faults import Faults, build_shim, preload_env
 
 import streamcore
@@ -196,8 +196,7 @@ def scenario(workdir: str, op_name: str, policy: str) -> None:
 
 def run_scenario(shim: str, tmp_path: Path, func: str, *args: str) -> str:
     code = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(HERE)!r})
+                sys.path.insert(0, {str(HERE)!r})
         import test_fault_injection as t
         t.{func}(*sys.argv[1:])
     """)
@@ -245,7 +244,7 @@ def mgr_scenario(workdir: str, op_name: str) -> None:
         for n in range(1, MAX_N + 1):
             root = shutil.copytree(template, work / f"{func}-{n}")
             m = LogManager(root, **CFG)
-            m.get("victim").end_offset  # opened, so delete and configure act on a live log
+            assert m.get("victim").end_offset == 40  # open: delete and configure meet a live log
             fi.arm(func, n, err)
             try:
                 op(m)
@@ -278,6 +277,3 @@ def test_manager_calls_fail_whole(shim: str, tmp_path: Path, op_name: str) -> No
     out = run_scenario(shim, tmp_path, "mgr_scenario", op_name)
     assert out.startswith(op_name), out
 
-
-if __name__ == "__main__":  # pragma: no cover - manual runs
-    print(PY, sys.argv)
