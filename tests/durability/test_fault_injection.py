@@ -196,7 +196,8 @@ def scenario(workdir: str, op_name: str, policy: str) -> None:
 
 def run_scenario(shim: str, tmp_path: Path, func: str, *args: str) -> str:
     code = textwrap.dedent(f"""
-                sys.path.insert(0, {str(HERE)!r})
+        import sys
+        sys.path.insert(0, {str(HERE)!r})
         import test_fault_injection as t
         t.{func}(*sys.argv[1:])
     """)
