@@ -6,6 +6,14 @@
 _MANAGER_OPTIONS = ("max_open_files", "max_mapped_bytes", "retention_check_ms")
 
 
+cdef bytes _name_bytes(str name):
+    """A log name as the C string the log set sees: a NUL would end it early
+    (and name another log), so it is refused here."""
+    if "\0" in name:
+        raise ValueError(f"invalid log name {name!r}: contains a NUL character")
+    return name.encode("utf-8", "surrogateescape")
+
+
 @cython.auto_pickle(False)
 cdef class LogManager:
     """LogManager(root, *, max_open_files=None, max_mapped_bytes=68719476736,
@@ -103,7 +111,7 @@ cdef class LogManager:
         sc_log_config_init(&cfg)
         if overrides:
             mask = _set_options(&cfg, overrides)
-        bname = name.encode("utf-8", "surrogateescape")
+        bname = _name_bytes(name)
         cdef const char *cname = bname
         with nogil:
             rc = sc_logset_get(s, cname, mode, &cfg, mask, &h)
@@ -144,7 +152,7 @@ cdef class LogManager:
         cdef int rc
         sc_log_config_init(&cfg)
         mask = _set_options(&cfg, overrides)
-        bname = name.encode("utf-8", "surrogateescape")
+        bname = _name_bytes(name)
         cdef const char *cname = bname
         with nogil:
             rc = sc_logset_configure(s, cname, &cfg, mask)
@@ -174,7 +182,7 @@ cdef class LogManager:
 
     cdef int _config_of(self, str name, sc_log_config *cfg, unsigned *mask) except -1:
         cdef sc_logset *s = self._handle()
-        bname = name.encode("utf-8", "surrogateescape")
+        bname = _name_bytes(name)
         cdef int rc = sc_logset_get_config(s, bname, cfg, mask)
         if rc == SC_ENOTFOUND:
             raise LogNotFoundError(f"no log {name!r} in {self._root!r}")
@@ -187,7 +195,7 @@ cdef class LogManager:
         object raises LogClosedError from then on; its waiters wake."""
         cdef sc_logset *s = self._handle()
         cdef int rc
-        bname = name.encode("utf-8", "surrogateescape")
+        bname = _name_bytes(name)
         cdef const char *cname = bname
         with nogil:
             rc = sc_logset_delete(s, cname)
@@ -217,7 +225,9 @@ cdef class LogManager:
             return False
         cdef sc_log_config cfg
         cdef unsigned mask
-        bname = name.encode("utf-8", "surrogateescape")
+        if "\0" in name:
+            return False
+        bname = _name_bytes(name)
         return sc_logset_get_config(self._handle(), bname, &cfg, &mask) == 0
 
     def __len__(self):
