@@ -61,12 +61,6 @@
  */
 #include "sc_internal.h"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define SC_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define SC_ALWAYS_INLINE inline
-#endif
-
 /* ------------------------------------------------------------------ header */
 
 static SC_ALWAYS_INLINE int parse_header(const uint8_t *b, size_t len, sc_batch_header *h,
@@ -311,6 +305,40 @@ int sc_header_next(const uint8_t **pos, const uint8_t *end, sc_bytes *key, sc_by
 
 /* ------------------------------------------------------------------ validate */
 
+static const char MAX_TS_MISMATCH[] = "maxTimestamp is not the largest record timestamp";
+
+/* The records of a batch with header *h are [p0, p0 + len): check each one's
+ * framing and offsetDelta, their count, and maxTimestamp.  A fault in the
+ * records is reported at base + its position in them, a maxTimestamp that
+ * does not match at ts_pos. */
+static int validate_records(const uint8_t *p0, size_t len, const sc_batch_header *h,
+                            uint64_t base, uint64_t ts_pos, sc_error *err) {
+    const uint8_t *p = p0, *end = p0 + len;
+    int32_t count = h->record_count;
+    sc_record r;
+    int64_t max_ts = INT64_MIN;
+    for (int32_t i = 0; i < count; i++) {
+        const char *what;
+        const uint8_t *at;
+        if (SC_UNLIKELY(p >= end))
+            return sc_fail(err, SC_ECORRUPT, "recordCount does not match records",
+                           base + (uint64_t)(p - p0));
+        if (SC_UNLIKELY(parse_record(p, end, i, &r, &p, &what, &at) != 0))
+            return sc_fail(err, SC_ECORRUPT, what, base + (uint64_t)(at - p0));
+        /* timestamps wrap like Kafka's long arithmetic */
+        int64_t ts = (int64_t)((uint64_t)h->base_timestamp + (uint64_t)r.timestamp_delta);
+        if (ts > max_ts) max_ts = ts;
+    }
+    if (SC_UNLIKELY(p != end))
+        return sc_fail(err, SC_ECORRUPT, "trailing bytes after last record",
+                       base + (uint64_t)(p - p0));
+    /* Time lookups trust maxTimestamp (Kafka's broker rewrites it; we refuse a
+     * batch whose maxTimestamp is not the largest record timestamp). */
+    if (!(h->attributes & SC_ATTR_LOG_APPEND_TIME) && SC_UNLIKELY(max_ts != h->max_timestamp))
+        return sc_fail(err, SC_ECORRUPT, MAX_TS_MISMATCH, ts_pos);
+    return 0;
+}
+
 int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
                       sc_error *err) {
     const uint8_t *b = (const uint8_t *)buf;
@@ -336,31 +364,47 @@ int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t 
         return sc_fail(err, SC_ECORRUPT, "lastOffsetDelta does not match recordCount",
                        SC_BATCH_LAST_OFFSET_DELTA_OFFSET);
     if (codec != 0) return 0; /* the records are one compressed block */
+    return validate_records(b + SC_BATCH_HEADER_SIZE, total - SC_BATCH_HEADER_SIZE, &h,
+                            SC_BATCH_HEADER_SIZE, SC_BATCH_MAX_TIMESTAMP_OFFSET, err);
+}
 
-    const uint8_t *p = b + SC_BATCH_HEADER_SIZE;
-    const uint8_t *end = b + total;
-    int32_t count = h.record_count;
-    sc_record r;
-    int64_t max_ts = INT64_MIN;
-    for (int32_t i = 0; i < count; i++) {
-        const char *what;
-        const uint8_t *at;
-        if (SC_UNLIKELY(p >= end))
-            return sc_fail(err, SC_ECORRUPT, "recordCount does not match records",
-                           (uint64_t)(p - b));
-        if (SC_UNLIKELY(parse_record(p, end, i, &r, &p, &what, &at) != 0))
-            return sc_fail(err, SC_ECORRUPT, what, (uint64_t)(at - b));
-        /* timestamps wrap like Kafka's long arithmetic */
-        int64_t ts = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)r.timestamp_delta);
-        if (ts > max_ts) max_ts = ts;
+int sc_batch_validate_records(const void *records, size_t len, const sc_batch_header *hdr,
+                              sc_error *err) {
+    return validate_records((const uint8_t *)records, len, hdr, 0, len, err);
+}
+
+int sc_batch_validate_compressed(const void *buf, size_t size, const sc_batch_header *hdr,
+                                 const sc_decompressor *dec, size_t max_len, sc_error *err) {
+    int codec = hdr->attributes & SC_ATTR_COMPRESSION_MASK;
+    if (codec == 0 || size < SC_BATCH_HEADER_SIZE) return 0;
+    if (!dec || !dec->decompress)
+        return sc_fail(err, SC_ECOMPRESSED, "compressed batch, and no decompressor to check it",
+                       SC_BATCH_ATTRIBUTES_OFFSET + 1);
+    const uint8_t *b = (const uint8_t *)buf;
+    static const uint8_t nothing[1];
+    sc_bytes out = {NULL, 0};
+    void *token = NULL;
+    sc_error derr = {NULL, 0};
+    int rc = dec->decompress(dec->user, codec, b + SC_BATCH_HEADER_SIZE,
+                             size - SC_BATCH_HEADER_SIZE, max_len, &out, &token, &derr);
+    if (rc == 0 && out.len > max_len) rc = SC_ETOOLARGE;
+    if (rc == 0) {
+        if (!out.ptr) out.len = 0, out.ptr = nothing;
+        rc = validate_records(out.ptr, out.len, hdr, 0, SC_BATCH_MAX_TIMESTAMP_OFFSET, &derr);
+        /* a position inside the decompressed bytes means nothing in buf: name
+         * the compressed block instead */
+        if (rc != 0)
+            sc_fail(err, rc, derr.what,
+                    derr.what == MAX_TS_MISMATCH ? derr.position : SC_BATCH_HEADER_SIZE);
+    } else {
+        const char *what = derr.what;
+        if (!what)
+            what = rc == SC_ECOMPRESSED  ? "compression codec not available"
+                   : rc == SC_ETOOLARGE ? "compressed records decompress past the size limit"
+                   : rc == SC_ECORRUPT  ? "compressed records do not decompress"
+                                        : NULL;
+        if (what) sc_fail(err, rc, what, SC_BATCH_HEADER_SIZE);
     }
-    if (SC_UNLIKELY(p != end))
-        return sc_fail(err, SC_ECORRUPT, "trailing bytes after last record", (uint64_t)(p - b));
-    /* Time lookups trust maxTimestamp (Kafka's broker rewrites it; we refuse a
-     * batch whose maxTimestamp is not the largest record timestamp). */
-    if (!(h.attributes & SC_ATTR_LOG_APPEND_TIME) &&
-        SC_UNLIKELY(max_ts != h.max_timestamp))
-        return sc_fail(err, SC_ECORRUPT, "maxTimestamp is not the largest record timestamp",
-                       SC_BATCH_MAX_TIMESTAMP_OFFSET);
-    return 0;
+    if (dec->release) dec->release(dec->user, token);
+    return rc;
 }
