@@ -13,9 +13,6 @@ SegmentInfo = collections.namedtuple(
     "SegmentInfo", "base_offset next_offset size max_timestamp index_entries time_index_entries"
 )
 
-_FLUSH_POLICIES = {"never": SC_FLUSH_NEVER, "interval": SC_FLUSH_INTERVAL, "always": SC_FLUSH_ALWAYS}
-
-
 def _checked_batches(Log log, BatchView view):
     """The batches of a view read from log, each CRC- and framing-checked; a
     bad one raises CorruptBatchError saying where it is stored."""
@@ -37,28 +34,91 @@ def _checked_batches(Log log, BatchView view):
         yield batch
 
 
-cdef uint32_t _u32(object v, str name) except? 0:
-    if v is None or v < 1 or v > 0xFFFFFFFF:
-        raise ValueError(f"{name} must be between 1 and 2**32 - 1, not {v!r}")
-    return <uint32_t>v
+cdef int _log_append(Log log, const uint8_t *buf, size_t n, unsigned flags,
+                     sc_append_info *info) except -1:
+    """sc_log_append without the GIL.  Internal: only this module passes flags
+    (SC_APPEND_TRUSTED for bytes it built itself); Log._append_raw, which
+    other Cython code reaches through _core.pxd, always validates."""
+    cdef sc_error err
+    cdef sc_log *handle = log._handle()
+    cdef int rc
+    err.what = NULL
+    with nogil:
+        rc = sc_log_append(handle, buf, n, flags, info, &err)
+    if rc:
+        cause = _take_codec_failure()
+        if cause is not None and not isinstance(cause, Exception):
+            raise cause  # KeyboardInterrupt or SystemExit during decompression
+        _raise(rc, f"append to {log._path!r}", &err, log._path, False, cause)
+    return 0
+
+
+cdef int _read(Log log, int64_t at, size_t limit, sc_log_slice *out) except? -1:
+    """sc_log_read without the GIL (the lookup can fault in cold pages of the
+    index and the segment)."""
+    cdef sc_log *handle = log._handle()
+    cdef int rc
+    with nogil:
+        rc = sc_log_read(handle, at, limit, out)
+    return rc
+
+
+cdef object _log_path(object path):
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a str, bytes or os.PathLike, not {type(path).__name__}") from None
+
+
+cdef int _make_log_dir(object path) except -1:
+    """Create the log's directory if missing; StorageError if path is something else."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError:
+        raise StorageError(errno.ENOTDIR, f"open log {path!r}: the path exists and is not a "
+                           "directory (a Log is a directory of segment files)", path) from None
+    except OSError as exc:
+        raise StorageError(exc.errno, f"open log {path!r}: {exc.strerror}", path) from exc
+    return 0
 
 
 @cython.auto_pickle(False)
 cdef class Log:
-    """Log(path, *, segment_bytes=1073741824, index_interval_bytes=4096, flush="never",
-    flush_interval_ms=1000, retention_bytes=None, retention_ms=None, max_batch_bytes=1048576,
-    segment_ms=None, max_index_bytes=10485760)
+    """Log(path, *, segment_bytes=1073741824, index_interval_bytes=4096, flush='never', flush_interval_ms=1000, retention_bytes=None, retention_ms=None, max_batch_bytes=1048576, segment_ms=None, max_index_bytes=10485760)
+--
 
-    An ordered log of RecordBatch v2 batches stored in segment files under ``path``.
+    An ordered log of RecordBatch v2 batches stored in segment files under
+    ``path`` (a directory, created if missing).  Offsets are assigned on
+    append, from 0.  One appender at a time (appends from several threads are
+    serialised inside; with ``flush="always"`` they share fsyncs), any number
+    of concurrent readers.  Use as a context manager or call close(): a clean
+    close lets the next open skip recovery.  Raises StorageError (EAGAIN) if
+    another Log, in this or another process, has the directory open.
 
-    Offsets are assigned on append, from 0.  One appender at a time (appends
-    from several threads are serialised inside; with ``flush="always"`` they
-    share fsyncs), any number of concurrent readers.  Use as a context manager
-    or call close(): a clean close lets the next open skip recovery.
+    Options (keyword only; a bad one raises TypeError or ValueError naming it):
 
-    flush: "never" (page cache; survives a process crash), "interval" (a
-    background thread fdatasyncs every flush_interval_ms), "always" (append
-    returns once the bytes are on disk).
+    segment_bytes: roll to a new segment file before the active one would
+        exceed this many bytes (61 .. 2**31 - 1; Kafka's segment.bytes).
+    index_interval_bytes: bytes of log between two offset-index entries
+        (0 .. 2**32 - 1; Kafka's index.interval.bytes).  Smaller: faster
+        lookups, bigger index files.
+    flush: when appended bytes are made durable.  "never": the page cache
+        only (an append survives a crash of the process, not of the OS);
+        "interval": a background thread fdatasyncs every flush_interval_ms;
+        "always": append returns once its bytes are on disk (concurrent
+        appends share one fdatasync).
+    flush_interval_ms: the period of flush="interval" (1 .. 2**32 - 1).
+    retention_bytes: apply_retention() deletes the oldest segments while the
+        log is larger than this (None: no limit; Kafka's retention.bytes).
+    retention_ms: apply_retention() deletes segments whose newest record is
+        older than this (None: no limit; Kafka's retention.ms).
+    max_batch_bytes: the largest batch append accepts, in bytes
+        (61 .. 2**31 - 1; Kafka's max.message.bytes).  A compressed batch's
+        records may decompress to at most 64 times this.
+    segment_ms: roll when the active segment's first batch is this old
+        (None: never; Kafka's segment.ms).
+    max_index_bytes: the size cap of one index file; the segment rolls when
+        its index is full (48 .. 2**32 - 1; Kafka's segment.index.bytes).
     """
 
     def __cinit__(self):
@@ -73,32 +133,11 @@ cdef class Log:
         cdef bytes bpath
         if self._log != NULL:
             raise RuntimeError("Log is already open")
-        self._path = os.fspath(path)
+        self._path = _log_path(path)
         bpath = os.fsencode(self._path)
-        sc_log_config_init(&self._cfg)
-        if not 61 <= segment_bytes <= 0x7FFFFFFF:
-            raise ValueError("segment_bytes must be between 61 and 2**31 - 1")
-        self._cfg.segment_bytes = segment_bytes
-        if index_interval_bytes is None or index_interval_bytes < 0:
-            raise ValueError("index_interval_bytes must be >= 0")
-        self._cfg.index_interval_bytes = index_interval_bytes
-        if not 61 <= max_batch_bytes <= 0x7FFFFFFF:
-            raise ValueError("max_batch_bytes must be between 61 and 2**31 - 1")
-        self._cfg.max_batch_bytes = max_batch_bytes
-        self._cfg.max_index_bytes = _u32(max_index_bytes, "max_index_bytes")
-        if flush not in _FLUSH_POLICIES:
-            raise ValueError(f"flush must be one of {sorted(_FLUSH_POLICIES)}, not {flush!r}")
-        self._cfg.flush = _FLUSH_POLICIES[flush]
-        self._cfg.flush_interval_ms = _u32(flush_interval_ms, "flush_interval_ms")
-        self._cfg.retention_bytes = -1 if retention_bytes is None else retention_bytes
-        self._cfg.retention_ms = -1 if retention_ms is None else retention_ms
-        self._cfg.segment_ms = -1 if segment_ms is None else segment_ms
-        if self._cfg.retention_bytes < -1 or self._cfg.retention_ms < -1 or self._cfg.segment_ms < -1:
-            raise ValueError("retention_bytes, retention_ms and segment_ms must be >= 0 or None")
-        try:
-            os.makedirs(self._path, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(exc.errno, f"open log {self._path!r}: {exc.strerror}", self._path) from exc
+        _log_options(&self._cfg, segment_bytes, index_interval_bytes, flush, flush_interval_ms,
+                     retention_bytes, retention_ms, max_batch_bytes, segment_ms, max_index_bytes)
+        _make_log_dir(self._path)
         cdef const char *cpath = bpath
         with nogil:
             rc = sc_log_open(cpath, &self._cfg, &log, &self._report)
@@ -208,16 +247,9 @@ cdef class Log:
 
     # ---------------------------------------------------------------- writes
 
-    cdef int _append_raw(self, const uint8_t *buf, size_t n, unsigned flags, sc_append_info *info) except -1:
-        cdef sc_error err
-        cdef sc_log *log = self._handle()
-        cdef int rc
-        err.what = NULL
-        with nogil:
-            rc = sc_log_append(log, buf, n, flags, info, &err)
-        if rc:
-            _raise(rc, f"append to {self._path!r}", &err, self._path)
-        return 0
+    cdef int _append_raw(self, const uint8_t *buf, size_t n, sc_append_info *info) except -1:
+        """Append whole batches from buf, validated (as append_batch)."""
+        return _log_append(self, buf, n, 0, info)
 
     def append(self, values, keys=None, timestamps=None, headers=None):
         """Append records as one batch; returns the offset of the first.
@@ -255,7 +287,7 @@ cdef class Log:
                 rc = sc_batch_build(buf, size, &meta, g.recs, <size_t>n, &written)
                 g.release()
                 _check(rc, "build batch")
-                self._append_raw(buf, written, SC_APPEND_TRUSTED, &info)
+                _log_append(self, buf, written, SC_APPEND_TRUSTED, &info)
             finally:
                 self._give_scratch(buf, own)
         finally:
@@ -270,9 +302,9 @@ cdef class Log:
         nothing.  Returns the first assigned offset."""
         cdef Py_buffer view
         cdef sc_append_info info
-        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        _get_buffer(buf, &view, "buf")
         try:
-            self._append_raw(<const uint8_t *>view.buf, <size_t>view.len, 0, &info)
+            _log_append(self, <const uint8_t *>view.buf, <size_t>view.len, 0, &info)
         finally:
             PyBuffer_Release(&view)
         return info.base_offset
@@ -285,15 +317,16 @@ cdef class Log:
             rc = sc_log_flush(log)
         _check(rc, f"flush {self._path!r}", NULL, self._path)
 
-    def truncate(self, int64_t offset):
+    def truncate(self, offset):
         """Remove every batch holding an offset >= offset; returns the new end
         offset (the base offset of the first batch removed, since batches are
         whole).  LogBusyError if a live BatchView pins the bytes."""
+        cdef int64_t at = _offset_arg(offset)
         cdef sc_log *log = self._handle()
         cdef int64_t end = 0
         cdef int rc
         with nogil:
-            rc = sc_log_truncate(log, offset, &end)
+            rc = sc_log_truncate(log, at, &end)
         _check(rc, f"truncate {self._path!r} to {offset}", NULL, self._path)
         return end
 
@@ -301,7 +334,7 @@ cdef class Log:
         """Delete whole old segments beyond retention_bytes / retention_ms;
         returns how many were deleted."""
         cdef sc_log *log = self._handle()
-        cdef int64_t now = sc_now_ms() if now_ms is None else now_ms
+        cdef int64_t now = sc_now_ms() if now_ms is None else _i64_arg(now_ms, "now_ms")
         cdef uint32_t deleted = 0
         cdef int rc
         with nogil:
@@ -331,27 +364,29 @@ cdef class Log:
 
     # ---------------------------------------------------------------- reads
 
-    def read(self, int64_t offset, size_t max_bytes=1048576):
+    def read(self, offset, max_bytes=1048576):
         """Whole batches from the one holding ``offset``, up to max_bytes (at
         least one batch; a long range ends at the last indexed batch that fits,
         up to index_interval_bytes short), within one segment, as a zero-copy
         BatchView.  Empty at end_offset; OffsetOutOfRangeError outside
         [start_offset, end_offset]."""
         cdef sc_log_slice s
-        cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &s)
+        cdef int64_t at = _offset_arg(offset)
+        cdef int rc = _read(self, at, _size_arg(max_bytes, "max_bytes"), &s)
         if rc:
-            self._raise_read(rc, offset)
+            self._raise_read(rc, at)
         try:
             return _view_from_slice(&s)
         finally:
             sc_log_slice_release(&s)
 
-    def slice(self, int64_t offset, size_t max_bytes=1048576):
+    def slice(self, offset, max_bytes=1048576):
         """Like read(), as a FileSlice (fd, position, length) for sendfile."""
         cdef FileSlice fs = FileSlice.__new__(FileSlice)
-        cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &fs._slice)
+        cdef int64_t at = _offset_arg(offset)
+        cdef int rc = _read(self, at, _size_arg(max_bytes, "max_bytes"), &fs._slice)
         if rc:
-            self._raise_read(rc, offset)
+            self._raise_read(rc, at)
         return fs
 
     cdef int _raise_read(self, int rc, int64_t offset) except -1:
@@ -361,11 +396,12 @@ cdef class Log:
                 f"of log {self._path!r}")
         _raise(rc, f"read offset {offset} of {self._path!r}")
 
-    def sendfile(self, out, int64_t offset, size_t max_bytes=1048576):
+    def sendfile(self, out, offset, max_bytes=1048576):
         """Send the batches read(offset, max_bytes) would return to a socket
         or fd with sendfile(2); returns bytes sent (whole batches on a
         blocking socket; possibly part on a non-blocking one — use slice() to
         resume; BlockingIOError if nothing could be sent)."""
+        _fileno(out)
         cdef FileSlice fs = self.slice(offset, max_bytes)
         try:
             return fs.sendfile(out)
@@ -376,7 +412,7 @@ cdef class Log:
         """Iterate records from ``offset`` (default: start_offset) to the end,
         CRC-checking every batch read; a damaged batch raises
         CorruptBatchError naming its segment file, position and offset."""
-        cdef int64_t at = self.start_offset if offset is None else offset
+        cdef int64_t at = self.start_offset if offset is None else _offset_arg(offset)
         while True:
             view = self.read(at)
             if len(view) == 0:
@@ -386,10 +422,14 @@ cdef class Log:
                     yield from batch.records(at)
             at = view.next_offset
 
-    def offset_for_timestamp(self, int64_t timestamp):
+    def offset_for_timestamp(self, timestamp):
         """The first offset whose record timestamp is >= timestamp, or None."""
         cdef sc_log_slice s
-        cdef int rc = sc_log_find_timestamp(self._handle(), timestamp, &s)
+        cdef int64_t ts = _i64_arg(timestamp, "timestamp")
+        cdef sc_log *log = self._handle()
+        cdef int rc
+        with nogil:
+            rc = sc_log_find_timestamp(log, ts, &s)
         if rc == SC_ENOTFOUND:
             return None
         if rc:
@@ -410,10 +450,13 @@ cdef class Log:
 
     # ---------------------------------------------------------------- columns
 
-    def read_columns(self, int64_t offset, size_t max_records=65536, size_t max_bytes=67108864):
+    def read_columns(self, offset, max_records=65536, max_bytes=67108864):
         """Up to max_records records from ``offset`` (within one segment) as
         numpy arrays indexing one zero-copy buffer: a Columns."""
-        return _read_columns(self, offset, max_records, max_bytes)
+        return _read_columns(self, _offset_arg(offset),
+                             _int_arg(max_records, "max_records", 0, INT32_MAX,
+                                      "between 0 and 2**31 - 1"),
+                             _size_arg(max_bytes, "max_bytes"))
 
     def append_columns(self, values_buf, value_lengths, keys_buf=None, key_lengths=None,
                        timestamps=None):
