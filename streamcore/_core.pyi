@@ -12,6 +12,7 @@ import numpy.typing as npt
 from typing_extensions import Buffer, Self, disjoint_base
 
 __version__: Final[str]
+_FORMAT: Final[dict[str, int]]  # the format's numbers from the C headers (streamcore.format)
 
 # A record field: any buffer (bytes, bytearray, memoryview, numpy rows) is
 # used without copying; a str is encoded as UTF-8.
