@@ -20,15 +20,35 @@ cdef object _int_arg(object v, str name, object lo, object hi, str range_text=No
     return i
 
 
+# The common case, an int that fits, is converted without calling Python.
+
 cdef int64_t _i64_arg(object v, str name) except? -1:
+    cdef int overflow = 0
+    cdef long long x
+    if PyLong_CheckExact(v):
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if not overflow:
+            return x
     return _int_arg(v, name, _INT64_MIN, _INT64_MAX, "a 64-bit signed int")
 
 
 cdef int64_t _offset_arg(object v, str name="offset") except? -1:
+    cdef int overflow = 0
+    cdef long long x
+    if PyLong_CheckExact(v):
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if not overflow:
+            return x
     return _int_arg(v, name, _INT64_MIN, _INT64_MAX, "an offset (a 64-bit signed int)")
 
 
 cdef size_t _size_arg(object v, str name) except? 0:
+    cdef int overflow = 0
+    cdef long long x
+    if PyLong_CheckExact(v):
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if not overflow and x >= 0:
+            return <size_t>x
     return _int_arg(v, name, 0, _INT64_MAX, "between 0 and 2**63 - 1")
 
 
