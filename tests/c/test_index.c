@@ -128,7 +128,7 @@ static void test_offset_floor_exhaustive(void) {
     counted_init(&mem, 64 * SC_OFFSET_ENTRY_SIZE);
     regions[0] = &mem;
     uint32_t rel[48], pos[48];
-    for (int trial = 0; trial < 400; trial++) {
+    for (int trial = 0; trial < 200; trial++) {
         uint32_t n = (uint32_t)(rnd() % 41);
         uint64_t r = rnd() % 3, p = 1 + rnd() % 5;
         for (uint32_t i = 0; i < n; i++) {
@@ -228,7 +228,7 @@ static void test_time_index_before(void) {
     counted_init(&mem, 64 * SC_TIME_ENTRY_SIZE);
     regions[0] = &mem;
     int64_t ts[48];
-    for (int trial = 0; trial < 400; trial++) {
+    for (int trial = 0; trial < 200; trial++) {
         uint32_t n = (uint32_t)(rnd() % 41);
         int64_t t0 = trial % 3 == 0 ? INT64_MIN + (int64_t)(rnd() % 5)
                      : trial % 3 == 1 ? -(int64_t)(rnd() % 1000000)
@@ -344,7 +344,7 @@ static uint32_t ref_locate(const fake_segment *f, int64_t offset, uint32_t limit
 }
 
 static void test_segment_locate(int gaps) {
-    const uint32_t nb = 600, every = 8;
+    const uint32_t nb = 300, every = 8;
     const int64_t seg_base = 1000000;
     fake_segment f;
     fake_segment_init(&f, seg_base, nb, every, gaps);
@@ -352,7 +352,7 @@ static void test_segment_locate(int gaps) {
     regions[1] = &f.idx;
     long worst_log = 0, worst_idx = 0;
     int64_t last = f.b[nb - 1].base + f.b[nb - 1].lod;
-    for (uint32_t limit_b = nb; limit_b >= nb - 3; limit_b--) {
+    for (uint32_t limit_b = nb; limit_b >= nb - 2; limit_b -= 2) {
         uint64_t limit = (uint64_t)limit_b * BATCH;
         for (int64_t off = seg_base - 3; off <= last + 3; off++) {
             uint64_t pos = 0;
