@@ -146,12 +146,20 @@ def test_c_index_program(tmp_path, sanitize):
     assert out.rstrip().endswith("test_index: all passed"), out
 
 
+def _tsan_env() -> dict[str, str]:
+    env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
+    env.pop("LD_PRELOAD", None)  # an ASan runtime preloaded for the suite cannot mix with TSan
+    return env
+
+
 def _tsan_works(tmp_path) -> bool:
     probe = tmp_path / "probe.c"
     probe.write_text("int main(void) { return 0; }\n")
     proc = subprocess.run([CC, "-fsanitize=thread", str(probe), "-o", str(tmp_path / "probe")],
                           capture_output=True, text=True)
-    return proc.returncode == 0 and subprocess.run([str(tmp_path / "probe")]).returncode == 0
+    return proc.returncode == 0 and subprocess.run(
+        [str(tmp_path / "probe")], env=_tsan_env(), capture_output=True
+    ).returncode == 0
 
 
 def test_c_concurrency_program_under_tsan(tmp_path):
@@ -167,9 +175,7 @@ def test_c_concurrency_program_under_tsan(tmp_path):
         cwd=ROOT,
     )
     batches = os.environ.get("SC_TSAN_BATCHES", "4000")
-    env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
-    env.pop("LD_PRELOAD", None)  # an ASan runtime preloaded for the suite cannot mix with TSan
-    proc = subprocess.run([str(exe), str(tmp_path / "log"), batches], cwd=tmp_path, env=env,
+    proc = subprocess.run([str(exe), str(tmp_path / "log"), batches], cwd=tmp_path, env=_tsan_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ThreadSanitizer" not in proc.stderr, proc.stderr
