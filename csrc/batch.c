@@ -61,12 +61,6 @@
  */
 #include "sc_internal.h"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define SC_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define SC_ALWAYS_INLINE inline
-#endif
-
 /* ------------------------------------------------------------------ header */
 
 static SC_ALWAYS_INLINE int parse_header(const uint8_t *b, size_t len, sc_batch_header *h,
@@ -311,12 +305,49 @@ int sc_header_next(const uint8_t **pos, const uint8_t *end, sc_bytes *key, sc_by
 
 /* ------------------------------------------------------------------ validate */
 
-/* Validate the batch at buf.  `produced`: Kafka's rules for a batch a producer
- * sends (at least one record, offset deltas 0..n-1, lastOffsetDelta n-1,
- * maxTimestamp the largest record timestamp); otherwise the rules for a batch
- * as stored, which compaction may have thinned: fewer records than its offset
- * range (even none), offset deltas increasing up to lastOffsetDelta,
- * maxTimestamp at least every record's. */
+static const char MAX_TS_MISMATCH[] = "maxTimestamp is not the largest record timestamp";
+
+/* The records of a batch with header *h are [p0, p0 + len): check each one's
+ * framing and offsetDelta, their count, and maxTimestamp.  `produced`: a
+ * producer's batch (offset deltas 0..n-1, maxTimestamp the largest record
+ * timestamp); otherwise a batch as stored, which compaction may have thinned
+ * (offset deltas increasing up to lastOffsetDelta, maxTimestamp at least every
+ * record's).  A fault in the records is reported at base + its position in
+ * them, a maxTimestamp that does not match at ts_pos. */
+static int validate_records(const uint8_t *p0, size_t len, const sc_batch_header *h, int produced,
+                            uint64_t base, uint64_t ts_pos, sc_error *err) {
+    const uint8_t *p = p0, *end = p0 + len;
+    int32_t count = h->record_count;
+    sc_record r;
+    int64_t max_ts = INT64_MIN;
+    int32_t prev_delta = -1;
+    for (int32_t i = 0; i < count; i++) {
+        const char *what;
+        const uint8_t *at;
+        if (SC_UNLIKELY(p >= end))
+            return sc_fail(err, SC_ECORRUPT, "recordCount does not match records",
+                           base + (uint64_t)(p - p0));
+        const uint8_t *rec = p;
+        if (SC_UNLIKELY(parse_record(p, end, produced ? i : -1, &r, &p, &what, &at) != 0))
+            return sc_fail(err, SC_ECORRUPT, what, base + (uint64_t)(at - p0));
+        if (!produced && SC_UNLIKELY(r.offset_delta <= prev_delta || r.offset_delta > h->last_offset_delta))
+            return sc_fail(err, SC_ECORRUPT, "offsetDelta out of order", base + (uint64_t)(rec - p0));
+        prev_delta = r.offset_delta;
+        /* timestamps wrap like Kafka's long arithmetic */
+        int64_t ts = (int64_t)((uint64_t)h->base_timestamp + (uint64_t)r.timestamp_delta);
+        if (ts > max_ts) max_ts = ts;
+    }
+    if (SC_UNLIKELY(p != end))
+        return sc_fail(err, SC_ECORRUPT, "trailing bytes after last record",
+                       base + (uint64_t)(p - p0));
+    /* Time lookups trust maxTimestamp (Kafka's broker rewrites it; we refuse a
+     * batch whose maxTimestamp is not the largest record timestamp). */
+    if (!(h->attributes & SC_ATTR_LOG_APPEND_TIME) && count > 0 &&
+        SC_UNLIKELY(produced ? max_ts != h->max_timestamp : max_ts > h->max_timestamp))
+        return sc_fail(err, SC_ECORRUPT, MAX_TS_MISMATCH, ts_pos);
+    return 0;
+}
+
 static int validate(const uint8_t *b, size_t len, int produced, sc_batch_header *hdr, size_t *size,
                     sc_error *err) {
     sc_batch_header h;
@@ -330,7 +361,8 @@ static int validate(const uint8_t *b, size_t len, int produced, sc_batch_header 
     if (SC_UNLIKELY(crc != h.crc)) return sc_fail(err, SC_ECRC, "CRC mismatch", SC_BATCH_CRC_OFFSET);
 
     /* What Kafka's broker enforces for a produced v2 batch (LogValidator):
-     * a known codec, recordCount > 0 and lastOffsetDelta + 1 == recordCount. */
+     * a known codec, recordCount > 0 and lastOffsetDelta + 1 == recordCount;
+     * a stored batch may hold fewer records than its offset range. */
     int codec = h.attributes & SC_ATTR_COMPRESSION_MASK;
     if (SC_UNLIKELY(codec > 4))
         return sc_fail(err, SC_ECORRUPT, "unknown compression codec",
@@ -346,38 +378,8 @@ static int validate(const uint8_t *b, size_t len, int produced, sc_batch_header 
                        SC_BATCH_RECORD_COUNT_OFFSET);
     }
     if (codec != 0) return 0; /* the records are one compressed block */
-
-    const uint8_t *p = b + SC_BATCH_HEADER_SIZE;
-    const uint8_t *end = b + total;
-    int32_t count = h.record_count;
-    sc_record r;
-    int64_t max_ts = INT64_MIN;
-    int32_t prev_delta = -1;
-    for (int32_t i = 0; i < count; i++) {
-        const char *what;
-        const uint8_t *at;
-        if (SC_UNLIKELY(p >= end))
-            return sc_fail(err, SC_ECORRUPT, "recordCount does not match records",
-                           (uint64_t)(p - b));
-        const uint8_t *rec = p;
-        if (SC_UNLIKELY(parse_record(p, end, produced ? i : -1, &r, &p, &what, &at) != 0))
-            return sc_fail(err, SC_ECORRUPT, what, (uint64_t)(at - b));
-        if (!produced && SC_UNLIKELY(r.offset_delta <= prev_delta || r.offset_delta > h.last_offset_delta))
-            return sc_fail(err, SC_ECORRUPT, "offsetDelta out of order", (uint64_t)(rec - b));
-        prev_delta = r.offset_delta;
-        /* timestamps wrap like Kafka's long arithmetic */
-        int64_t ts = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)r.timestamp_delta);
-        if (ts > max_ts) max_ts = ts;
-    }
-    if (SC_UNLIKELY(p != end))
-        return sc_fail(err, SC_ECORRUPT, "trailing bytes after last record", (uint64_t)(p - b));
-    /* Time lookups trust maxTimestamp (Kafka's broker rewrites it; we refuse a
-     * batch whose maxTimestamp is not the largest record timestamp). */
-    if (!(h.attributes & SC_ATTR_LOG_APPEND_TIME) && count > 0 &&
-        SC_UNLIKELY(produced ? max_ts != h.max_timestamp : max_ts > h.max_timestamp))
-        return sc_fail(err, SC_ECORRUPT, "maxTimestamp is not the largest record timestamp",
-                       SC_BATCH_MAX_TIMESTAMP_OFFSET);
-    return 0;
+    return validate_records(b + SC_BATCH_HEADER_SIZE, total - SC_BATCH_HEADER_SIZE, &h, produced,
+                            SC_BATCH_HEADER_SIZE, SC_BATCH_MAX_TIMESTAMP_OFFSET, err);
 }
 
 int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
@@ -388,4 +390,45 @@ int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t 
 int sc_batch_validate_stored(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
                              sc_error *err) {
     return validate((const uint8_t *)buf, len, 0, hdr, size, err);
+}
+
+int sc_batch_validate_records(const void *records, size_t len, const sc_batch_header *hdr,
+                              sc_error *err) {
+    return validate_records((const uint8_t *)records, len, hdr, 1, 0, len, err);
+}
+
+int sc_batch_validate_compressed(const void *buf, size_t size, const sc_batch_header *hdr,
+                                 const sc_decompressor *dec, size_t max_len, sc_error *err) {
+    int codec = hdr->attributes & SC_ATTR_COMPRESSION_MASK;
+    if (codec == 0 || size < SC_BATCH_HEADER_SIZE) return 0;
+    if (!dec || !dec->decompress)
+        return sc_fail(err, SC_ECOMPRESSED, "compressed batch, and no decompressor to check it",
+                       SC_BATCH_ATTRIBUTES_OFFSET + 1);
+    const uint8_t *b = (const uint8_t *)buf;
+    static const uint8_t nothing[1];
+    sc_bytes out = {NULL, 0};
+    void *token = NULL;
+    sc_error derr = {NULL, 0};
+    int rc = dec->decompress(dec->user, codec, b + SC_BATCH_HEADER_SIZE,
+                             size - SC_BATCH_HEADER_SIZE, max_len, &out, &token, &derr);
+    if (rc == 0 && out.len > max_len) rc = SC_ETOOLARGE;
+    if (rc == 0) {
+        if (!out.ptr) out.len = 0, out.ptr = nothing;
+        rc = validate_records(out.ptr, out.len, hdr, 1, 0, SC_BATCH_MAX_TIMESTAMP_OFFSET, &derr);
+        /* a position inside the decompressed bytes means nothing in buf: name
+         * the compressed block instead */
+        if (rc != 0)
+            sc_fail(err, rc, derr.what,
+                    derr.what == MAX_TS_MISMATCH ? derr.position : SC_BATCH_HEADER_SIZE);
+    } else {
+        const char *what = derr.what;
+        if (!what)
+            what = rc == SC_ECOMPRESSED  ? "compression codec not available"
+                   : rc == SC_ETOOLARGE ? "compressed records decompress past the size limit"
+                   : rc == SC_ECORRUPT  ? "compressed records do not decompress"
+                                        : NULL;
+        if (what) sc_fail(err, rc, what, SC_BATCH_HEADER_SIZE);
+    }
+    if (dec->release) dec->release(dec->user, token);
+    return rc;
 }

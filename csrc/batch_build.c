@@ -16,12 +16,6 @@
  */
 #include "sc_internal.h"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define SC_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define SC_ALWAYS_INLINE inline
-#endif
-
 /* Bytes of the unsigned varint v (1..10), without a loop. */
 static SC_ALWAYS_INLINE size_t uv_size(uint64_t v) {
 #if defined(__GNUC__) || defined(__clang__)
@@ -47,6 +41,36 @@ static SC_ALWAYS_INLINE uint8_t *put_uv(uint8_t *p, uint64_t v) {
 
 static SC_ALWAYS_INLINE int64_t ts_delta(int64_t ts, int64_t base) {
     return (int64_t)((uint64_t)ts - (uint64_t)base);
+}
+
+/* Bytes of a record's fields before headerCount: attributes, timestampDelta,
+ * offsetDelta, key and value with their lengths (-1: null, no bytes). */
+static SC_ALWAYS_INLINE uint64_t fields_size(int64_t delta, int32_t idx, int32_t kl, int32_t vl) {
+    return 1u + vl_size(delta) + vi_size(idx) + vi_size(kl) + vi_size(vl) +
+           (uint64_t)(kl > 0 ? kl : 0) + (uint64_t)(vl > 0 ? vl : 0);
+}
+
+/* Write a record's length (of a body of `body` bytes) and its fields up to
+ * headerCount; the caller writes headerCount and the headers.  The one place
+ * records are laid out (see the record layout in batch.c). */
+static SC_ALWAYS_INLINE uint8_t *put_record_fields(uint8_t *p, uint64_t body, int64_t delta,
+                                                   int32_t idx, const void *key, int32_t kl,
+                                                   const void *value, int32_t vl) {
+    p = put_uv(p, sc_zigzag32((int32_t)body));
+    *p++ = 0; /* record attributes */
+    p = put_uv(p, sc_zigzag64(delta));
+    p = put_uv(p, sc_zigzag32(idx));
+    p = put_uv(p, sc_zigzag32(kl));
+    if (kl > 0) {
+        memcpy(p, key, (size_t)kl);
+        p += kl;
+    }
+    p = put_uv(p, sc_zigzag32(vl));
+    if (vl > 0) {
+        memcpy(p, value, (size_t)vl);
+        p += vl;
+    }
+    return p;
 }
 
 /* Largest batch we build: batchLength must fit an int32. */
@@ -94,8 +118,7 @@ static SC_ALWAYS_INLINE int64_t body_size(const sc_record_in *r, int64_t delta, 
     if (SC_UNLIKELY(kl < -1 || vl < -1 || hc < 0)) return -1;
     if (SC_UNLIKELY((kl > 0 && !r->key) || (vl > 0 && !r->value) || (hc > 0 && !r->headers)))
         return -1;
-    int64_t s = 1 + (int64_t)vl_size(delta) + (int64_t)vi_size(idx) + (int64_t)vi_size(kl) +
-                (int64_t)vi_size(vl) + (int64_t)vi_size(hc) + (kl > 0 ? kl : 0) + (vl > 0 ? vl : 0);
+    int64_t s = (int64_t)fields_size(delta, idx, kl, vl) + (int64_t)vi_size(hc);
     for (int32_t h = 0; h < hc; h++) {
         const sc_header_in *hd = &r->headers[h];
         int32_t hk = hd->key_len, hv = hd->value_len;
@@ -141,21 +164,8 @@ int sc_batch_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_re
         size_t need = len_size((uint64_t)body) + (size_t)body;
         if (SC_UNLIKELY((size_t)(lim - p) < need)) return SC_EINVAL;
 
-        p = put_uv(p, sc_zigzag32((int32_t)body));
-        *p++ = 0; /* record attributes */
-        p = put_uv(p, sc_zigzag64(delta));
-        p = put_uv(p, sc_zigzag32((int32_t)i));
-        int32_t kl = r->key_len, vl = r->value_len;
-        p = put_uv(p, sc_zigzag32(kl));
-        if (kl > 0) {
-            memcpy(p, r->key, (size_t)kl);
-            p += kl;
-        }
-        p = put_uv(p, sc_zigzag32(vl));
-        if (vl > 0) {
-            memcpy(p, r->value, (size_t)vl);
-            p += vl;
-        }
+        p = put_record_fields(p, (uint64_t)body, delta, (int32_t)i, r->key, r->key_len, r->value,
+                              r->value_len);
         int32_t hc = r->header_count;
         p = put_uv(p, sc_zigzag32(hc));
         for (int32_t h = 0; h < hc; h++) {
@@ -181,11 +191,10 @@ int sc_batch_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_re
 
 /* ------------------------------------------------------------ columnar */
 
-/* Body size of a header-less record. */
+/* Body size of a header-less record (headerCount 0 takes one byte). */
 static SC_ALWAYS_INLINE uint64_t col_body_size(int64_t delta, int32_t idx, int32_t kl,
                                                 int32_t vl) {
-    return 2u /* attributes + headerCount 0 */ + vl_size(delta) + vi_size(idx) + vi_size(kl) +
-           vi_size(vl) + (uint64_t)(kl > 0 ? kl : 0) + (uint64_t)(vl > 0 ? vl : 0);
+    return fields_size(delta, idx, kl, vl) + 1u;
 }
 
 int sc_columns_plan(const sc_columns_in *in, size_t first, size_t max_bytes, size_t *n_out,
@@ -243,6 +252,10 @@ int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_
     for (size_t j = 0; j < n; j++) {
         int32_t kl = kls ? kls[j] : -1, vl = vls[j];
         if (SC_UNLIKELY(kl < -1 || vl < -1 || (vl > 0 && !values))) return SC_EINVAL;
+        /* Never read past the input buffers, whatever the lengths say now. */
+        if (SC_UNLIKELY((vl > 0 && (size_t)vl > in->values_len - vpos) ||
+                        (kl > 0 && (size_t)kl > in->keys_len - kpos)))
+            return SC_EINVAL;
         int64_t delta = 0;
         if (tss) {
             int64_t ts = tss[j];
@@ -254,23 +267,11 @@ int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_
         size_t need = len_size(body) + (size_t)body;
         if (SC_UNLIKELY((size_t)(lim - p) < need)) return SC_EINVAL;
 
-        p = put_uv(p, sc_zigzag32((int32_t)body));
-        *p++ = 0; /* record attributes */
-        p = put_uv(p, sc_zigzag64(delta));
-        p = put_uv(p, sc_zigzag32((int32_t)j));
-        p = put_uv(p, sc_zigzag32(kl));
-        if (kl > 0) {
-            memcpy(p, keys + kpos, (size_t)kl);
-            p += kl;
-            kpos += (size_t)kl;
-        }
-        p = put_uv(p, sc_zigzag32(vl));
-        if (vl > 0) {
-            memcpy(p, values + vpos, (size_t)vl);
-            p += vl;
-            vpos += (size_t)vl;
-        }
+        p = put_record_fields(p, body, delta, (int32_t)j, kl > 0 ? keys + kpos : NULL, kl,
+                              vl > 0 ? values + vpos : NULL, vl);
         *p++ = 0; /* headerCount */
+        if (kl > 0) kpos += (size_t)kl;
+        if (vl > 0) vpos += (size_t)vl;
     }
     size_t total = (size_t)(p - o);
     finish_batch(o, total, meta, (int32_t)n, base, max_ts);

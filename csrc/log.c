@@ -35,6 +35,7 @@ void sc_log_config_init(sc_log_config *cfg) {
     cfg->flush_interval_ms = 1000;
     cfg->retention_bytes = -1;
     cfg->retention_ms = -1;
+    cfg->decompressor = (sc_decompressor){NULL, NULL, NULL};
 }
 
 int sc_log_config_valid(const sc_log_config *c) {

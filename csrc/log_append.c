@@ -42,6 +42,18 @@ static int describe(const sc_log *log, const uint8_t *buf, size_t len, unsigned 
             rc = sc_fail(err, SC_ETOOLARGE, "batch larger than max_batch_bytes", pos);
             break;
         }
+        /* The core stores nothing it cannot check: a compressed batch's records too. */
+        if (!(flags & (SC_APPEND_TRUSTED | SC_APPEND_RECORDS_CHECKED)) &&
+            (h.attributes & SC_ATTR_COMPRESSION_MASK)) {
+            uint64_t max_len = (uint64_t)log->cfg.max_batch_bytes * SC_DECOMPRESSED_MAX_FACTOR;
+            rc = sc_batch_validate_compressed(buf + pos, size, &h, &log->cfg.decompressor,
+                                              max_len < INT32_MAX ? (size_t)max_len : INT32_MAX,
+                                              err);
+            if (rc) {
+                if (err) err->position += pos;
+                break;
+            }
+        }
         if (n == cap) {
             batch_desc *nd = malloc((size_t)cap * 2 * sizeof *nd);
             if (!nd) {

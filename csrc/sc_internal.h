@@ -19,6 +19,13 @@
 #define SC_UNLIKELY(x) (x)
 #endif
 
+/* For the small helpers of the batch hot paths (parse, build). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SC_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SC_ALWAYS_INLINE inline
+#endif
+
 #ifdef SC_DEBUG
 #include <assert.h>
 #define SC_ASSERT(x) assert(x)

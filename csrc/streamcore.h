@@ -167,6 +167,49 @@ int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t 
 int sc_batch_validate_stored(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
                              sc_error *err);
 
+/* Check the records of a batch against its header hdr (as filled by
+ * sc_batch_validate): `records` is the batch's record bytes, decompressed for
+ * a compressed batch (for an uncompressed one, the bytes after the 61-byte
+ * header).  The checks sc_batch_validate makes of an uncompressed batch's
+ * records: framing of every record, offsetDelta == index, exactly recordCount
+ * records (so lastOffsetDelta == recordCount - 1 holds too), no trailing bytes,
+ * and maxTimestamp == the largest record timestamp unless the batch uses
+ * LogAppendTime.  Positions in *err are relative to `records`; a maxTimestamp
+ * that does not match is reported at position len. */
+int sc_batch_validate_records(const void *records, size_t len, const sc_batch_header *hdr,
+                              sc_error *err);
+
+/* Decompression, supplied by the embedder (the core links no codec library).
+ * decompress: the records of a batch compressed with `codec` (1 gzip,
+ * 2 snappy, 3 lz4, 4 zstd) are the `len` bytes at src; on success point
+ * *out at the decompressed bytes (at most max_len of them) and return 0;
+ * *token is handed back to release() once the core is done with *out.
+ * Return SC_ECOMPRESSED if the codec is not available, SC_ECORRUPT if the
+ * bytes do not decompress, SC_ETOOLARGE if they decompress to more than
+ * max_len bytes, or an errno (ENOMEM); set err->what (a static string) when
+ * err is not NULL.  Called from the appending thread, with no lock of the
+ * core held; may be called by several threads at once. */
+typedef struct sc_decompressor {
+    int (*decompress)(void *user, int codec, const uint8_t *src, size_t len, size_t max_len,
+                      sc_bytes *out, void **token, sc_error *err);
+    void (*release)(void *user, void *token); /* may be NULL */
+    void *user;
+} sc_decompressor;
+
+/* Records of a compressed batch may decompress to at most this many times
+ * the log's max_batch_bytes (and never past INT32_MAX bytes): a bound on what
+ * one stored batch makes every reader hold in memory. */
+#define SC_DECOMPRESSED_MAX_FACTOR 64
+
+/* Check a compressed batch's records (the batch at buf, size bytes, header
+ * hdr, already through sc_batch_validate): decompress them with dec (at most
+ * max_len bytes) and sc_batch_validate_records the result.  SC_ECOMPRESSED
+ * if dec is NULL or has no decompress function.  Positions in *err are
+ * relative to buf (a fault inside the decompressed records is reported at the
+ * start of the compressed block, byte 61). */
+int sc_batch_validate_compressed(const void *buf, size_t size, const sc_batch_header *hdr,
+                                 const sc_decompressor *dec, size_t max_len, sc_error *err);
+
 /* Rewrite the baseOffset field in place (the CRC does not cover it). */
 void sc_batch_set_base_offset(void *batch, int64_t base_offset);
 
@@ -248,7 +291,9 @@ int sc_batch_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_re
 
 /* Columnar input: record i's value is value_lengths[i] bytes of values (consecutive,
  * -1 = null and takes no bytes); keys likewise, or keys == NULL for all-null keys;
- * timestamps == NULL means every record gets default_timestamp. */
+ * timestamps == NULL means every record gets default_timestamp.  values_len and
+ * keys_len are the sizes of the two buffers: the builder never reads past them,
+ * whatever the lengths arrays say (they may be changed by another thread). */
 typedef struct sc_columns_in {
     const uint8_t *values;
     const int32_t *value_lengths;
@@ -257,6 +302,8 @@ typedef struct sc_columns_in {
     const int64_t *timestamps;
     int64_t default_timestamp;
     size_t count;
+    size_t values_len;
+    size_t keys_len;
 } sc_columns_in;
 
 /* How many records, starting at record `first` (whose value starts at byte
@@ -265,7 +312,8 @@ typedef struct sc_columns_in {
 int sc_columns_plan(const sc_columns_in *in, size_t first, size_t max_bytes, size_t *n_out,
                     size_t *size_out);
 /* Encode records [first, first + n) as one batch into out (cap bytes).  *value_pos and
- * *key_pos are advanced past the bytes consumed. */
+ * *key_pos are advanced past the bytes consumed.  SC_EINVAL if a length is invalid,
+ * a record would read past values_len or keys_len, or the batch exceeds cap. */
 int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_columns_in *in,
                      size_t first, size_t n, size_t *value_pos, size_t *key_pos,
                      size_t *written);
@@ -305,6 +353,10 @@ typedef struct sc_log_config {
     uint32_t flush_interval_ms;
     int64_t retention_bytes; /* -1: unlimited */
     int64_t retention_ms;    /* -1: unlimited */
+    /* Checks the records of compressed batches on append (see sc_decompressor).
+     * Without a decompress function, compressed batches are refused with
+     * SC_ECOMPRESSED unless the caller passes SC_APPEND_RECORDS_CHECKED. */
+    sc_decompressor decompressor;
 } sc_log_config;
 
 /* Kafka's defaults: 1 GiB segments, 4096-byte index interval, 10 MiB index
@@ -379,17 +431,25 @@ typedef struct sc_append_info {
 } sc_append_info;
 
 #define SC_APPEND_TRUSTED 1u /* the bytes come from sc_batch_build: skip validation */
+/* The caller has checked the records of every compressed batch in buf
+ * (sc_batch_validate_records on the decompressed bytes): skip the decompressor. */
+#define SC_APPEND_RECORDS_CHECKED 2u
 
 /* With SC_FLUSH_ALWAYS, return once the bytes are written, without waiting for
  * their fdatasync: the background flusher syncs them (group commit across
  * appends) and sc_log_durable_offset / SC_WATCH_DURABLE say when. */
-#define SC_APPEND_NOSYNC 2u
+#define SC_APPEND_NOSYNC 4u
 
 /* Append one or more whole batches from buf (len bytes exactly), assigning
  * consecutive offsets from the log end.  The caller's bytes are never modified:
  * the new baseOffset is written through an iovec.  Either every batch is
  * appended or none is.  With SC_FLUSH_ALWAYS (and no SC_APPEND_NOSYNC),
- * returns once the bytes are durable. */
+ * returns once the bytes are durable.  Every batch is validated
+ * (sc_batch_validate) unless flags has SC_APPEND_TRUSTED, and the records of a
+ * compressed one are decompressed with the config's decompressor and checked
+ * (sc_batch_validate_compressed, at most SC_DECOMPRESSED_MAX_FACTOR x
+ * max_batch_bytes) unless flags has SC_APPEND_RECORDS_CHECKED; with no
+ * decompressor such a batch is refused with SC_ECOMPRESSED. */
 int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_append_info *info,
                   sc_error *err);
 

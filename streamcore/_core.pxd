@@ -28,9 +28,20 @@ cdef extern from "streamcore.h" nogil:
         SC_BATCH_LOG_OVERHEAD
         SC_BATCH_ATTRIBUTES_OFFSET
         SC_BATCH_CRC_OFFSET
+        SC_BATCH_BASE_OFFSET_OFFSET
+        SC_BATCH_LENGTH_OFFSET
+        SC_BATCH_LEADER_EPOCH_OFFSET
+        SC_BATCH_MAGIC_OFFSET
+        SC_BATCH_LAST_OFFSET_DELTA_OFFSET
+        SC_BATCH_BASE_TIMESTAMP_OFFSET
+        SC_BATCH_MAX_TIMESTAMP_OFFSET
+        SC_BATCH_PRODUCER_ID_OFFSET
+        SC_BATCH_PRODUCER_EPOCH_OFFSET
+        SC_BATCH_BASE_SEQUENCE_OFFSET
+        SC_BATCH_RECORD_COUNT_OFFSET
+        SC_BATCH_MAGIC
         SC_ATTR_COMPRESSION_MASK
         SC_ATTR_LOG_APPEND_TIME
-        SC_APPEND_TRUSTED
         SC_APPEND_NOSYNC
         SC_OPEN_READONLY
         SC_WATCH_DATA
@@ -48,6 +59,10 @@ cdef extern from "streamcore.h" nogil:
         SC_CFG_RETENTION_BYTES
         SC_CFG_RETENTION_MS
         SC_CFG_ALL
+        SC_ATTR_TRANSACTIONAL
+        SC_ATTR_CONTROL
+        SC_ATTR_DELETE_HORIZON
+        SC_DECOMPRESSED_MAX_FACTOR
 
     const char *sc_strerror(int rc)
 
@@ -83,7 +98,17 @@ cdef extern from "streamcore.h" nogil:
     int sc_batch_size(const void *buf, size_t len, size_t *size, sc_batch_header *hdr, sc_error *err)
     int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size, sc_error *err)
     int sc_batch_validate_stored(const void *buf, size_t len, sc_batch_header *hdr, size_t *size, sc_error *err)
+    int sc_batch_validate_records(const void *records, size_t len, const sc_batch_header *hdr, sc_error *err)
     void sc_batch_set_base_offset(void *batch, int64_t base_offset)
+
+    ctypedef struct sc_decompressor:
+        int (*decompress)(void *user, int codec, const uint8_t *src, size_t len, size_t max_len,
+                          sc_bytes *out, void **token, sc_error *err) noexcept nogil
+        void (*release)(void *user, void *token) noexcept nogil
+        void *user
+
+    int sc_batch_validate_compressed(const void *buf, size_t size, const sc_batch_header *hdr,
+                                     const sc_decompressor *dec, size_t max_len, sc_error *err)
 
     ctypedef struct sc_record:
         int32_t offset_delta
@@ -142,6 +167,8 @@ cdef extern from "streamcore.h" nogil:
         const int64_t *timestamps
         int64_t default_timestamp
         size_t count
+        size_t values_len
+        size_t keys_len
 
     int sc_columns_plan(const sc_columns_in *inp, size_t first, size_t max_bytes, size_t *n_out, size_t *size_out)
     int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_columns_in *inp,
@@ -173,6 +200,7 @@ cdef extern from "streamcore.h" nogil:
         uint32_t flush_interval_ms
         int64_t retention_bytes
         int64_t retention_ms
+        sc_decompressor decompressor
 
     void sc_log_config_init(sc_log_config *cfg)
     int sc_log_config_valid(const sc_log_config *cfg)
@@ -347,7 +375,9 @@ cdef class Log:
     cdef uint8_t *_take_scratch(self, size_t size, bint *own) except NULL
     cdef void _give_scratch(self, uint8_t *buf, bint own) noexcept
     cdef int _raise_read(self, int rc, int64_t offset) except -1
-    cdef int _append_raw(self, const uint8_t *buf, size_t n, unsigned flags, sc_append_info *info) except -1
+    # Validated append of whole batches (as append_batch); appending without
+    # validation is not offered here.
+    cdef int _append_raw(self, const uint8_t *buf, size_t n, sc_append_info *info) except -1
 
 
 cdef class LogManager:

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from typing_extensions import Buffer, Self, disjoint_base
 
 __version__: Final[str]
+_FORMAT: Final[dict[str, int]]  # the format's numbers from the C headers (streamcore.format)
 
 # A record field: any buffer (bytes, bytearray, memoryview, numpy rows) is
 # used without copying; a str is encoded as UTF-8.
@@ -25,6 +26,10 @@ class _HasFileno(Protocol):
 
 def crc32c(data: Buffer, value: int = 0) -> int:
     """CRC-32C (Castagnoli) of any buffer, continuing from ``value``; no copy."""
+
+def _error_class(rc: int, peer: bool = False) -> type[Exception] | None:
+    """The exception class a return code of the core becomes (0: None); peer: the
+    call also wrote to the caller's socket or fd (sendfile)."""
 
 def _crc32c_select(name: str) -> None:
     """Force one implementation: "auto", "vpclmul", "pclmul", "sse42", "armv8", "sw"."""

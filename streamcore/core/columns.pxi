@@ -61,21 +61,29 @@ cdef object _numpy():
 
 
 cdef int _verify_crcs(const uint8_t *p, size_t n, int64_t through_offset) except -1:
-    """CRC-check each batch of [p, p + n) up to the one holding through_offset."""
+    """CRC-check each batch of [p, p + n) up to the one holding through_offset
+    (up to 64 MiB: without the GIL)."""
     cdef size_t pos = 0, size
     cdef sc_batch_header h
     cdef sc_error err
-    cdef int rc
-    while pos < n:
-        rc = sc_batch_size(p + pos, n - pos, &size, &h, &err)
-        if rc:
-            err.position += pos
-            _raise(rc, "stored batch", &err)
-        if sc_crc32c(0, p + pos + SC_BATCH_ATTRIBUTES_OFFSET, size - SC_BATCH_ATTRIBUTES_OFFSET) != h.crc:
-            raise CorruptBatchError(f"stored batch at offset {h.base_offset}: CRC mismatch")
-        if h.base_offset + h.last_offset_delta >= through_offset:
-            break
-        pos += size
+    cdef int rc = 0
+    cdef bint bad_crc = False
+    with nogil:
+        while pos < n:
+            rc = sc_batch_size(p + pos, n - pos, &size, &h, &err)
+            if rc:
+                err.position += pos
+                break
+            if sc_crc32c(0, p + pos + SC_BATCH_ATTRIBUTES_OFFSET, size - SC_BATCH_ATTRIBUTES_OFFSET) != h.crc:
+                bad_crc = True
+                break
+            if h.base_offset + h.last_offset_delta >= through_offset:
+                break
+            pos += size
+    if rc:
+        _raise(rc, "stored batch", &err)
+    if bad_crc:
+        raise CorruptBatchError(f"stored batch at offset {h.base_offset}: CRC mismatch")
     return 0
 
 
@@ -152,21 +160,24 @@ cdef object _lengths(object np, object lengths, object buf, str what, Py_buffer 
     if raw.size == 0:
         raw = raw.astype(np.int32)
     if raw.dtype.kind not in "iu":
-        raise TypeError(f"{what} lengths must be integers, not {raw.dtype}")
+        raise TypeError(f"{what}_lengths must be integers, not {raw.dtype}")
     if raw.ndim != 1:
-        raise ValueError(f"{what} lengths must be one-dimensional")
+        raise ValueError(f"{what}_lengths must be one-dimensional")
     if len(raw) and (int(raw.min()) < -1 or int(raw.max()) > INT32_MAX):
-        raise ValueError(f"{what} lengths must be between -1 and 2**31 - 1")
+        raise ValueError(f"{what}_lengths must be between -1 and 2**31 - 1")
     arr = np.ascontiguousarray(raw, dtype=np.int32)
+    if len(arr) == 0:
+        return arr  # no records: the caller says so
     total = int(np.where(arr > 0, arr, 0).sum(dtype=np.int64))
     if buf is None:
         if total:
             raise ValueError(f"{what} lengths given without a {what} buffer")
         return arr
-    PyObject_GetBuffer(buf, view, PyBUF_SIMPLE)
+    _get_buffer(buf, view, f"{what}s_buf")
     held[0] = True
-    if total > view.len:
-        raise ValueError(f"{what} lengths add up to {total} bytes, the buffer holds {view.len}")
+    # Every byte belongs to a record: bytes left over mean the lengths are wrong.
+    if total != view.len:
+        raise ValueError(f"{what}_lengths add up to {total} bytes, {what}s_buf holds {view.len}")
     return arr
 
 
@@ -196,8 +207,10 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
         vl_view = vl
         inp.value_lengths = &vl_view[0]
         inp.values = <const uint8_t *>vbuf.buf if vheld else NULL
+        inp.values_len = <size_t>vbuf.len if vheld else 0
         inp.keys = NULL
         inp.key_lengths = NULL
+        inp.keys_len = 0
         if key_lengths is not None:
             kl = _lengths(np, key_lengths, keys_buf, "key", &kbuf, &kheld)
             if <size_t>len(kl) != n:
@@ -205,12 +218,13 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
             kl_view = kl
             inp.key_lengths = &kl_view[0]
             inp.keys = <const uint8_t *>kbuf.buf if kheld else NULL
+            inp.keys_len = <size_t>kbuf.len if kheld else 0
         elif keys_buf is not None:
             raise ValueError("keys_buf needs key_lengths")
         inp.timestamps = NULL
         inp.default_timestamp = sc_now_ms()
         if isinstance(timestamps, (int, np.integer)):
-            inp.default_timestamp = timestamps
+            inp.default_timestamp = _i64_arg(timestamps, "timestamps")
         elif timestamps is not None:
             ts = np.asarray(timestamps)
             if ts.dtype.kind not in "iu":
@@ -243,8 +257,10 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
                         break
                     used += written
                     first += k
+            if rc == SC_EINVAL:  # the lengths were checked: something changed them since
+                raise RuntimeError("value_lengths or key_lengths changed during append_columns")
             _check(rc, "build batches")
-            log._append_raw(buf, used, SC_APPEND_TRUSTED, &info)
+            _log_append(log, buf, used, SC_APPEND_TRUSTED, &info)
             if base < 0:
                 base = info.base_offset
     finally:

@@ -23,7 +23,6 @@ CompactionReport = collections.namedtuple(
 )
 CleanerState = collections.namedtuple("CleanerState", "first_dirty_offset clean_bytes dirty_bytes")
 
-_FLUSH_POLICIES = {"never": SC_FLUSH_NEVER, "interval": SC_FLUSH_INTERVAL, "always": SC_FLUSH_ALWAYS}
 _FLUSH_NAMES = {v: k for k, v in _FLUSH_POLICIES.items()}
 
 # Log options: name -> (override bit, default as Python sees it)
@@ -130,65 +129,127 @@ def _checked_batches(Log log, BatchView view):
         yield batch
 
 
+cdef int _log_append(Log log, const uint8_t *buf, size_t n, unsigned flags,
+                     sc_append_info *info) except -1:
+    """sc_log_append without the GIL.  Internal: only this module passes flags
+    (SC_APPEND_TRUSTED for bytes it built itself); Log._append_raw, which
+    other Cython code reaches through _core.pxd, always validates."""
+    cdef sc_error err
+    cdef sc_log *handle = log._handle()
+    cdef int rc
+    err.what = NULL
+    with nogil:
+        rc = sc_log_append(handle, buf, n, flags, info, &err)
+    if rc:
+        cause = _take_codec_failure()
+        if cause is not None and not isinstance(cause, Exception):
+            raise cause  # KeyboardInterrupt or SystemExit during decompression
+        _raise(rc, f"append to {log._path!r}", &err, log._path, False, cause)
+    return 0
+
+
+cdef int _read(Log log, int64_t at, size_t limit, sc_log_slice *out) except? -1:
+    """sc_log_read without the GIL (the lookup can fault in cold pages of the
+    index and the segment)."""
+    cdef sc_log *handle = log._handle()
+    cdef int rc
+    with nogil:
+        rc = sc_log_read(handle, at, limit, out)
+    return rc
+
+
+cdef object _log_path(object path):
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a str, bytes or os.PathLike, not {type(path).__name__}") from None
+
+
+cdef int _make_log_dir(object path) except -1:
+    """Create the log's directory if missing; StorageError if path is something else."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError:
+        raise StorageError(errno.ENOTDIR, f"open log {path!r}: the path exists and is not a "
+                           "directory (a Log is a directory of segment files)", path) from None
+    except OSError as exc:
+        raise StorageError(exc.errno, f"open log {path!r}: {exc.strerror}", path) from exc
+    return 0
+
+
 @cython.auto_pickle(False)
 cdef class Log:
-    """Log(path, *, readonly=False, segment_bytes=1073741824, index_interval_bytes=4096,
-    flush="never", flush_interval_ms=1000, retention_bytes=None, retention_ms=None,
-    max_batch_bytes=1048576, segment_ms=None, max_index_bytes=10485760)
+    """Log(path, *, readonly=False, segment_bytes=1073741824, index_interval_bytes=4096, flush='never', flush_interval_ms=1000, retention_bytes=None, retention_ms=None, max_batch_bytes=1048576, segment_ms=None, max_index_bytes=10485760)
+--
 
-    An ordered log of RecordBatch v2 batches stored in segment files under ``path``.
+    An ordered log of RecordBatch v2 batches stored in segment files under
+    ``path`` (a directory, created if missing).  Offsets are assigned on
+    append, from 0.  One appender at a time (appends from several threads are
+    serialised inside; with ``flush="always"`` they share fsyncs), any number
+    of concurrent readers.  Use as a context manager or call close(): a clean
+    close lets the next open skip recovery.  Raises StorageError (EAGAIN) if
+    another Log, in this or another process, has the directory open.
 
-    Offsets are assigned on append, from 0.  One appender at a time (appends
-    from several threads are serialised inside; with ``flush="always"`` they
-    share fsyncs), any number of concurrent readers.  Use as a context manager
-    or call close(): a clean close lets the next open skip recovery.
+    Options (keyword only; a bad one raises TypeError or ValueError naming it):
 
     readonly: open a log another process (or handle) writes: no lock, no
-    recovery, never writes; reads see whole, CRC-valid batches the writer
-    appends after the open.
-    segment_bytes / segment_ms: roll to a new segment file at this size / age.
-    index_interval_bytes: bytes of log between sparse index entries.
-    flush: "never" (page cache; survives a process crash), "interval" (the
-    background flusher fdatasyncs every flush_interval_ms), "always" (append
-    returns once the bytes are on disk).
-    retention_bytes / retention_ms: delete whole old segments beyond these
-    (None: keep everything).
-    max_batch_bytes: larger batches are refused with RecordTooLargeError.
-    max_index_bytes: size cap of one index file (the segment rolls when full).
+        recovery, never writes; reads see each whole, CRC-valid batch the
+        writer appends after the open (while waiting, a reader polls every
+        100 µs).
+
+    segment_bytes: roll to a new segment file before the active one would
+        exceed this many bytes (61 .. 2**31 - 1; Kafka's segment.bytes).
+    index_interval_bytes: bytes of log between two offset-index entries
+        (0 .. 2**32 - 1; Kafka's index.interval.bytes).  Smaller: faster
+        lookups, bigger index files.
+    flush: when appended bytes are made durable.  "never": the page cache
+        only (an append survives a crash of the process, not of the OS);
+        "interval": a background thread fdatasyncs every flush_interval_ms;
+        "always": append returns once its bytes are on disk (concurrent
+        appends share one fdatasync).
+    flush_interval_ms: the period of flush="interval" (1 .. 2**32 - 1).
+    retention_bytes: retention deletes the oldest segments while the log is
+        larger than this (None: no limit; Kafka's retention.bytes).
+    retention_ms: retention deletes segments whose newest record is older
+        than this (None: no limit; Kafka's retention.ms).  Retention runs on
+        a roll, on apply_retention(), and on a schedule for logs of a
+        LogManager.
+    max_batch_bytes: the largest batch append accepts, in bytes
+        (61 .. 2**31 - 1; Kafka's max.message.bytes).  A compressed batch's
+        records may decompress to at most 64 times this.
+    segment_ms: roll when the active segment's first batch is this old
+        (None: never; Kafka's segment.ms).
+    max_index_bytes: the size cap of one index file; the segment rolls when
+        its index is full (48 .. 2**32 - 1; Kafka's segment.index.bytes).
     """
 
     def __cinit__(self):
         self._log = NULL
         self._manager = None
 
-    def __init__(self, path, *, readonly=False, segment_bytes=1073741824, index_interval_bytes=4096,
-                 flush="never", flush_interval_ms=1000, retention_bytes=None,
-                 retention_ms=None, max_batch_bytes=1048576, segment_ms=None,
-                 max_index_bytes=10485760):
+    def __init__(self, path, *, readonly=False, segment_bytes=1073741824,
+                 index_interval_bytes=4096, flush="never", flush_interval_ms=1000,
+                 retention_bytes=None, retention_ms=None, max_batch_bytes=1048576,
+                 segment_ms=None, max_index_bytes=10485760):
         cdef sc_log *log = NULL
         cdef int rc
         cdef bytes bpath
         cdef unsigned flags = SC_OPEN_READONLY if readonly else 0
         if self._log != NULL:
             raise RuntimeError("Log is already open")
-        self._path = os.fspath(path)
+        self._path = _log_path(path)
         if not isinstance(self._path, str):
             self._path = os.fsdecode(self._path)
         bpath = os.fsencode(self._path)
-        sc_log_config_init(&self._cfg)
-        _set_options(&self._cfg, dict(
-            segment_bytes=segment_bytes, index_interval_bytes=index_interval_bytes, flush=flush,
-            flush_interval_ms=flush_interval_ms, retention_bytes=retention_bytes,
-            retention_ms=retention_ms, max_batch_bytes=max_batch_bytes, segment_ms=segment_ms,
-            max_index_bytes=max_index_bytes))
+        _log_options(&self._cfg, segment_bytes, index_interval_bytes, flush, flush_interval_ms,
+                     retention_bytes, retention_ms, max_batch_bytes, segment_ms, max_index_bytes)
         self._readonly = bool(readonly)
-        if os.path.exists(self._path) and not os.path.isdir(self._path):
-            raise StorageError(errno.ENOTDIR, f"open log {self._path!r}: not a directory", self._path)
-        if not readonly:
-            try:
-                os.makedirs(self._path, exist_ok=True)
-            except OSError as exc:
-                raise StorageError(exc.errno, f"open log {self._path!r}: {exc.strerror}", self._path) from exc
+        if readonly:
+            if os.path.exists(self._path) and not os.path.isdir(self._path):
+                raise StorageError(errno.ENOTDIR, f"open log {self._path!r}: the path exists and is "
+                                   "not a directory (a Log is a directory of segment files)", self._path)
+        else:
+            _make_log_dir(self._path)
         cdef const char *cpath = bpath
         with nogil:
             rc = sc_log_open_ex(cpath, &self._cfg, flags, &log, &self._report)
@@ -197,6 +258,9 @@ cdef class Log:
                                " or another process, holds the directory's lock)", self._path)
         if rc == SC_ENOTFOUND and readonly:
             raise LogNotFoundError(f"open log {self._path!r} read-only: no segment files there")
+        if rc == SC_EBUSY:
+            raise StorageError(errno.EBUSY, f"open log {self._path!r}: it belongs to a LogManager "
+                               "(open it through the manager, or read-only)", self._path)
         _check(rc, f"open log {self._path!r}", NULL, self._path)
         self._log = log
 
@@ -321,6 +385,7 @@ cdef class Log:
             return _recovery_report(&r)
         return _recovery_report(&self._report)
 
+
     def segments(self):
         """A SegmentInfo per segment, oldest first."""
         cdef sc_log *log = self._handle()
@@ -338,16 +403,9 @@ cdef class Log:
 
     # ---------------------------------------------------------------- writes
 
-    cdef int _append_raw(self, const uint8_t *buf, size_t n, unsigned flags, sc_append_info *info) except -1:
-        cdef sc_error err
-        cdef sc_log *log = self._handle()
-        cdef int rc
-        err.what = NULL
-        with nogil:
-            rc = sc_log_append(log, buf, n, flags, info, &err)
-        if rc:
-            _raise(rc, f"append to {self._path!r}", &err, self._path)
-        return 0
+    cdef int _append_raw(self, const uint8_t *buf, size_t n, sc_append_info *info) except -1:
+        """Append whole batches from buf, validated (as append_batch)."""
+        return _log_append(self, buf, n, 0, info)
 
     def append(self, values, keys=None, timestamps=None, headers=None):
         """Append records as one batch; returns the offset of the first.
@@ -385,7 +443,7 @@ cdef class Log:
                 rc = sc_batch_build(buf, size, &meta, g.recs, <size_t>n, &written)
                 g.release()
                 _check(rc, "build batch")
-                self._append_raw(buf, written, SC_APPEND_TRUSTED, &info)
+                _log_append(self, buf, written, SC_APPEND_TRUSTED, &info)
             finally:
                 self._give_scratch(buf, own)
         finally:
@@ -396,19 +454,22 @@ cdef class Log:
     def append_batch(self, buf, *, bint sync=True):
         """Append raw RecordBatch v2 bytes (one or more whole batches, as a
         producer sends them).  Each is validated (bounds, magic, CRC, record
-        framing); offsets are assigned by rewriting baseOffset only.  All or
-        nothing.  Returns the first assigned offset.  With flush="always" and
-        sync=False, returns before the fdatasync (the background flusher does
-        it; see durable_offset and wait_durable_async)."""
+        framing, and the records of a compressed batch once decompressed);
+        offsets are assigned by rewriting baseOffset only.  All or nothing.
+        Returns the first assigned offset.  With flush="always" and
+        sync=False, returns before the fdatasync (the background flusher runs
+        it for every appender at once; see durable_offset and
+        wait_durable_async)."""
         return self.append_batch_info(buf, sync=sync)[0]
 
     def append_batch_info(self, buf, *, bint sync=True):
         """append_batch, returning (first offset, last offset) of what was appended."""
         cdef Py_buffer view
         cdef sc_append_info info
-        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        _get_buffer(buf, &view, "buf")
         try:
-            self._append_raw(<const uint8_t *>view.buf, <size_t>view.len, 0 if sync else SC_APPEND_NOSYNC, &info)
+            _log_append(self, <const uint8_t *>view.buf, <size_t>view.len,
+                        0 if sync else SC_APPEND_NOSYNC, &info)
         finally:
             PyBuffer_Release(&view)
         return info.base_offset, info.last_offset
@@ -421,30 +482,32 @@ cdef class Log:
             rc = sc_log_flush(log)
         _check(rc, f"flush {self._path!r}", NULL, self._path)
 
-    def truncate(self, int64_t offset):
+    def truncate(self, offset):
         """Remove every batch holding an offset >= offset; returns the new end
         offset (the base offset of the first batch removed, since batches are
         whole).  LogBusyError if a live BatchView pins the bytes."""
+        cdef int64_t at = _offset_arg(offset)
         cdef sc_log *log = self._handle()
         cdef int64_t end = 0
         cdef int rc
         with nogil:
-            rc = sc_log_truncate(log, offset, &end)
+            rc = sc_log_truncate(log, at, &end)
         _check(rc, f"truncate {self._path!r} to {offset}", NULL, self._path)
         return end
 
-    def delete_records(self, int64_t before_offset):
+    def delete_records(self, before_offset):
         """Kafka's DeleteRecords: move the log start offset up to before_offset
         (persisted: it holds after a restart or a crash) and remove the
         segments wholly below it.  Reads below the start offset raise
         OffsetOutOfRangeError.  An offset at or below the start changes
         nothing; one above end_offset raises OffsetOutOfRangeError.  Returns
         the start offset."""
+        cdef int64_t at = _offset_arg(before_offset, "before_offset")
         cdef sc_log *log = self._handle()
         cdef int64_t start = 0
         cdef int rc
         with nogil:
-            rc = sc_log_delete_records(log, before_offset, &start)
+            rc = sc_log_delete_records(log, at, &start)
         if rc == SC_ERANGE:
             raise OffsetOutOfRangeError(
                 f"delete_records({before_offset}): above the end offset {self.end_offset} of {self._path!r}")
@@ -495,7 +558,7 @@ cdef class Log:
         """Delete whole old segments beyond retention_bytes / retention_ms;
         returns how many were deleted."""
         cdef sc_log *log = self._handle()
-        cdef int64_t now = sc_now_ms() if now_ms is None else now_ms
+        cdef int64_t now = sc_now_ms() if now_ms is None else _i64_arg(now_ms, "now_ms")
         cdef uint32_t deleted = 0
         cdef int rc
         with nogil:
@@ -509,12 +572,10 @@ cdef class Log:
         A log of a LogManager is closed with its manager: this does nothing."""
         cdef sc_log *log = self._log
         cdef int rc
-        if log == NULL or self._closed:
+        if log == NULL or self._closed or self._manager is not None:
             return
         # The handle itself is freed only at deallocation: a thread that
         # fetched it just before this close must find it closed, not freed.
-        if self._manager is not None:
-            return
         self._closed = True
         with nogil:
             rc = sc_log_close(log)
@@ -528,27 +589,29 @@ cdef class Log:
 
     # ---------------------------------------------------------------- reads
 
-    def read(self, int64_t offset, size_t max_bytes=1048576):
+    def read(self, offset, max_bytes=1048576):
         """Whole batches from the one holding ``offset``, up to max_bytes (at
         least one batch; a long range ends at the last indexed batch that fits,
         up to index_interval_bytes short), within one segment, as a zero-copy
         BatchView.  Empty at end_offset; OffsetOutOfRangeError outside
         [start_offset, end_offset]."""
         cdef sc_log_slice s
-        cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &s)
+        cdef int64_t at = _offset_arg(offset)
+        cdef int rc = _read(self, at, _size_arg(max_bytes, "max_bytes"), &s)
         if rc:
-            self._raise_read(rc, offset)
+            self._raise_read(rc, at)
         try:
             return _view_from_slice(&s)
         finally:
             sc_log_slice_release(&s)
 
-    def slice(self, int64_t offset, size_t max_bytes=1048576):
+    def slice(self, offset, max_bytes=1048576):
         """Like read(), as a FileSlice (fd, position, length) for sendfile."""
         cdef FileSlice fs = FileSlice.__new__(FileSlice)
-        cdef int rc = sc_log_read(self._handle(), offset, max_bytes, &fs._slice)
+        cdef int64_t at = _offset_arg(offset)
+        cdef int rc = _read(self, at, _size_arg(max_bytes, "max_bytes"), &fs._slice)
         if rc:
-            self._raise_read(rc, offset)
+            self._raise_read(rc, at)
         return fs
 
     cdef int _raise_read(self, int rc, int64_t offset) except -1:
@@ -558,11 +621,12 @@ cdef class Log:
                 f"of log {self._path!r}")
         _raise(rc, f"read offset {offset} of {self._path!r}")
 
-    def sendfile(self, out, int64_t offset, size_t max_bytes=1048576):
+    def sendfile(self, out, offset, max_bytes=1048576):
         """Send the batches read(offset, max_bytes) would return to a socket
         or fd with sendfile(2); returns bytes sent (whole batches on a
         blocking socket; possibly part on a non-blocking one — use slice() to
         resume; BlockingIOError if nothing could be sent)."""
+        _fileno(out)
         cdef FileSlice fs = self.slice(offset, max_bytes)
         try:
             return fs.sendfile(out)
@@ -573,7 +637,7 @@ cdef class Log:
         """Iterate records from ``offset`` (default: start_offset) to the end,
         CRC-checking every batch read; a damaged batch raises
         CorruptBatchError naming its segment file, position and offset."""
-        cdef int64_t at = self.start_offset if offset is None else offset
+        cdef int64_t at = self.start_offset if offset is None else _offset_arg(offset)
         while True:
             view = self.read(at)
             if len(view) == 0:
@@ -583,11 +647,15 @@ cdef class Log:
                     yield from batch.records(at)
             at = view.next_offset
 
-    def offset_for_timestamp(self, int64_t timestamp):
+    def offset_for_timestamp(self, timestamp):
         """The first offset whose record timestamp is >= timestamp, or None."""
         cdef sc_log_slice s
-        cdef int64_t start = sc_log_start_offset(self._handle())
-        cdef int rc = sc_log_find_timestamp(self._handle(), timestamp, &s)
+        cdef int64_t ts = _i64_arg(timestamp, "timestamp")
+        cdef sc_log *log = self._handle()
+        cdef int64_t start = sc_log_start_offset(log)
+        cdef int rc
+        with nogil:
+            rc = sc_log_find_timestamp(log, ts, &s)
         if rc == SC_ENOTFOUND:
             return None
         if rc:
@@ -600,12 +668,12 @@ cdef class Log:
         for batch in _checked_batches(self, view):
             # records of the batch below the start offset (delete_records) are gone
             for rec in batch.records(max(start, batch.base_offset)):
-                if rec.timestamp >= timestamp:
+                if rec.timestamp >= ts:
                     return rec.offset
             after = batch.next_offset
         if after is not None:  # only records below the start were that late: look on
             for rec in self.records(after):
-                if rec.timestamp >= timestamp:
+                if rec.timestamp >= ts:
                     return rec.offset
         return None
 
@@ -615,34 +683,37 @@ cdef class Log:
 
     # ---------------------------------------------------------------- waiting
 
-    def wait(self, int64_t offset, timeout=None):
+    def wait(self, offset, timeout=None):
         """Block (GIL released) until end_offset > offset -> True, the log is
         truncated meanwhile -> True (end_offset tells which), or ``timeout``
         seconds pass -> False.  LogClosedError if the log is closed or deleted
         while waiting.  Appends wake waiters at once; a read-only log polls
         every 100 µs."""
-        return _wait(self, SC_WATCH_DATA, offset, timeout)
+        return _wait(self, SC_WATCH_DATA, _offset_arg(offset), timeout)
 
-    def wait_durable(self, int64_t offset, timeout=None):
+    def wait_durable(self, offset, timeout=None):
         """Block until durable_offset >= offset (a sync is requested) -> True,
         or timeout -> False.  A failed sync raises StorageError."""
-        return _wait(self, SC_WATCH_DURABLE, offset, timeout)
+        return _wait(self, SC_WATCH_DURABLE, _offset_arg(offset), timeout)
 
-    def wait_async(self, int64_t offset, timeout=None):
+    def wait_async(self, offset, timeout=None):
         """Awaitable form of wait() for asyncio: no thread per waiter (one
         eventfd per event loop)."""
-        return _wait_async(self, SC_WATCH_DATA, offset, timeout)
+        return _wait_async(self, SC_WATCH_DATA, _offset_arg(offset), timeout)
 
-    def wait_durable_async(self, int64_t offset, timeout=None):
+    def wait_durable_async(self, offset, timeout=None):
         """Awaitable form of wait_durable()."""
-        return _wait_async(self, SC_WATCH_DURABLE, offset, timeout)
+        return _wait_async(self, SC_WATCH_DURABLE, _offset_arg(offset), timeout)
 
     # ---------------------------------------------------------------- columns
 
-    def read_columns(self, int64_t offset, size_t max_records=65536, size_t max_bytes=67108864):
+    def read_columns(self, offset, max_records=65536, max_bytes=67108864):
         """Up to max_records records from ``offset`` (within one segment) as
         numpy arrays indexing one zero-copy buffer: a Columns."""
-        return _read_columns(self, offset, max_records, max_bytes)
+        return _read_columns(self, _offset_arg(offset),
+                             _int_arg(max_records, "max_records", 0, INT32_MAX,
+                                      "between 0 and 2**31 - 1"),
+                             _size_arg(max_bytes, "max_bytes"))
 
     def append_columns(self, values_buf, value_lengths, keys_buf=None, key_lengths=None,
                        timestamps=None):

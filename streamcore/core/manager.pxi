@@ -46,6 +46,7 @@ cdef class LogManager:
             raise RuntimeError("LogManager is already open")
         self._root = os.fsdecode(os.fspath(root))
         sc_logset_config_init(&self._cfg)
+        _install_decompressor(&self._cfg.defaults)
         _set_options(&self._cfg.defaults, defaults)
         if max_open_files is not None:
             self._cfg.max_open_files = <uint32_t>_int_option(max_open_files, "max_open_files", 4, 0xFFFFFFFF)

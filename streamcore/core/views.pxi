@@ -77,6 +77,8 @@ cdef class BatchView:
 
     def records(self, min_offset=None):
         """Every record in this view with offset >= min_offset (CRC-checked)."""
+        if min_offset is not None:
+            min_offset = _offset_arg(min_offset, "min_offset")
         for batch in self.batches():
             if min_offset is None or batch.next_offset > min_offset:
                 yield from batch.records(min_offset)
@@ -104,9 +106,15 @@ cdef BatchView _view_from_slice(sc_log_slice *s):
 
 
 cdef int _fileno(object target) except -1:
-    if isinstance(target, int):
-        return target
-    return target.fileno()
+    """The file descriptor of a socket, file or int fd argument `out`."""
+    if not isinstance(target, int):
+        try:
+            fileno = target.fileno
+        except AttributeError:
+            raise TypeError("out must be a socket, a file or an int file descriptor, "
+                            f"not {type(target).__name__}") from None
+        target = fileno()
+    return _int_arg(target, "out", 0, INT32_MAX, "a file descriptor (>= 0)")
 
 
 @cython.final
@@ -146,20 +154,23 @@ cdef class FileSlice:
     def __len__(self):
         return self._slice.length
 
-    def sendfile(self, out, uint64_t skip=0):
+    def sendfile(self, out, skip=0):
         """Send bytes [skip, length) to a socket or fd with sendfile(2); returns
         the bytes sent.  A blocking socket gets everything; a non-blocking one
         may take part (call again with skip advanced), and raises
         BlockingIOError if it can take nothing now."""
         cdef int fd = _fileno(out)
+        cdef uint64_t start = _size_arg(skip, "skip")
         cdef uint64_t sent = 0
         cdef int rc
         if self._slice.segment == NULL and self._slice.length:
             raise ValueError("FileSlice was released")
         with nogil:
-            rc = sc_log_slice_sendfile(&self._slice, fd, skip, &sent)
+            rc = sc_log_slice_sendfile(&self._slice, fd, start, &sent)
         if rc:
-            raise OSError(rc, os.strerror(rc)) if rc > 0 else _raise(rc, "sendfile")
+            _raise(rc, f"sendfile of segment {self._slice.segment_base_offset:020d}.log, bytes "
+                   f"{self._slice.position + start}..{self._slice.position + self._slice.length}",
+                   NULL, None, True)
         return sent
 
     def release(self):

@@ -4,7 +4,9 @@ A log directory (every segment in order) or one .log segment prints a line
 per batch, with Kafka's field names: offsets, position, size, record count,
 timestamps, producer id/epoch/sequence, compression, stored CRC and whether
 it matches; with ``records`` also a line per record.  An .index or .timeindex
-file prints its entries.  Bytes that do not parse print an ERROR line and make
+file prints its entries (streamed: memory stays bounded whatever its size).
+Bytes that do not parse, and segment file names that are not readable regular
+files (a directory, a fifo, no permission), print an ERROR line and make
 ``dump`` return False (exit status 1); the files are only read.
 """
 
@@ -17,21 +19,20 @@ from typing import IO, Any
 from .. import Batch
 from ..compression import CODEC_NAMES
 from ..errors import StreamcoreError
+from ..format import ATTR_LOG_APPEND_TIME, INT32_MAX, OFFSET_INDEX_ENTRY, TIME_INDEX_ENTRY
+from .index_files import ZeroRun
 from .segment_files import (
-    INT32_MAX,
-    OFFSET_ENTRY,
-    TIME_ENTRY,
     Damage,
     FileBytes,
+    FileProblem,
+    IndexReader,
     Printer,
     Progress,
     UsageError,
     check_path,
-    count_index_entries,
     list_segments,
     log_bytes,
     not_log_path,
-    read_index_file,
     scan_batches,
     segment_base,
     want_progress,
@@ -82,7 +83,12 @@ def dump_log_file(
     """Dump one .log segment; False if part of it could not be parsed."""
     ok = True
     base = segment_base(path)
-    with FileBytes(path) as fb:
+    try:
+        fb = FileBytes(path)
+    except FileProblem as exc:
+        _emit_error(p, path, 0, base, str(exc), text=f"ERROR: {path} {exc}")
+        return False
+    with fb:
         p.emit(
             f"Dumping {path}\nStarting offset: {base if base is not None else 'unknown'}",
             {"type": "segment", "file": path, "base_offset": base, "size": fb.size},
@@ -116,7 +122,7 @@ def last_sequence(base_sequence: int, last_offset_delta: int) -> int:
 
 
 def _timestamp_type(b: Batch) -> str:
-    return "LogAppendTime" if b.attributes & 0x08 else "CreateTime"
+    return "LogAppendTime" if b.attributes & ATTR_LOG_APPEND_TIME else "CreateTime"
 
 
 def _batch_fields(path: str, b: Batch) -> tuple[str, dict[str, Any]]:
@@ -239,10 +245,15 @@ def _emit_error(
 
 def dump_index_file(path: str, p: Printer, time_index: bool) -> bool:
     """Dump the entries of an .index (or, with ``time_index``, .timeindex) file;
-    False if it ends in a partial entry."""
+    False if it cannot be read or ends in a partial entry."""
     base = segment_base(path)
-    data = read_index_file(path)
     kind = "time index" if time_index else "offset index"
+    entry = TIME_INDEX_ENTRY if time_index else OFFSET_INDEX_ENTRY
+    try:
+        reader = IndexReader(path, entry)
+    except FileProblem as exc:
+        _emit_error(p, path, 0, base, str(exc), text=f"ERROR: {path} {exc}")
+        return False
     p.emit(
         f"Dumping {path}",
         {"type": "time_index" if time_index else "index", "file": path, "base_offset": base},
@@ -253,29 +264,51 @@ def dump_index_file(path: str, p: Printer, time_index: bool) -> bool:
             f"streamcore: {path}: not named by a base offset; showing relative offsets",
             file=sys.stderr,
         )
-    width = TIME_ENTRY.size if time_index else OFFSET_ENTRY.size
-    used, padding, torn = count_index_entries(data, width)
-    for i in range(used):
-        if time_index:
-            ts, rel = TIME_ENTRY.unpack_from(data, i * width)
+    with reader as ix:
+        try:
+            for item in ix.entries():
+                if isinstance(item, ZeroRun):
+                    p.emit(
+                        f"({item.count} zero-filled entries follow: no entry was written there)",
+                        {"type": "zero_entries", "file": path, "entries": item.count},
+                    )
+                elif time_index:
+                    ts, rel = item[1]
+                    p.emit(
+                        f"timestamp: {ts} offset: {base + rel}",
+                        {
+                            "type": "time_index_entry",
+                            "file": path,
+                            "timestamp": ts,
+                            "offset": base + rel,
+                        },
+                    )
+                else:
+                    rel, pos = item[1]
+                    p.emit(
+                        f"offset: {base + rel} position: {pos}",
+                        {
+                            "type": "index_entry",
+                            "file": path,
+                            "offset": base + rel,
+                            "position": pos,
+                        },
+                    )
+        except OSError as exc:
+            _emit_error(p, path, 0, None, f"cannot be read: {exc.strerror}")
+            return False
+        if ix.padding:
             p.emit(
-                f"timestamp: {ts} offset: {base + rel}",
-                {"type": "time_index_entry", "file": path, "timestamp": ts, "offset": base + rel},
+                f"({ix.padding} unused zero-filled entries follow:"
+                " preallocated space of an active segment)",
+                {"type": "padding", "file": path, "entries": ix.padding},
             )
-        else:
-            rel, pos = OFFSET_ENTRY.unpack_from(data, i * width)
-            p.emit(
-                f"offset: {base + rel} position: {pos}",
-                {"type": "index_entry", "file": path, "offset": base + rel, "position": pos},
+        if ix.torn:
+            _emit_error(
+                p,
+                path,
+                ix.entries_in_file * entry.size,
+                None,
+                f"{ix.torn} bytes of a partial {kind} entry",
             )
-    if padding:
-        p.emit(
-            f"({padding} unused zero-filled entries follow:"
-            " preallocated space of an active segment)",
-            {"type": "padding", "file": path, "entries": padding},
-        )
-    if torn:
-        _emit_error(
-            p, path, (used + padding) * width, None, f"{torn} bytes of a partial {kind} entry"
-        )
-    return torn == 0
+        return ix.torn == 0

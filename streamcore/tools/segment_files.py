@@ -5,8 +5,10 @@
   is missing, unreadable or not segment files raises UsageError (exit status 2).
 - Reading them without ever writing: a .log through a private read-only mmap,
   scanned batch by batch until the bytes stop framing (then a Damage saying
-  why, for an operator); an .index/.timeindex read whole, its entries counted
-  apart from the zero-filled preallocation and a torn last entry.
+  why, for an operator); an .index/.timeindex streamed (index_files).  A name
+  that is not a readable regular file (a directory, a fifo, no permission)
+  raises FileProblem, which the commands report; nothing is opened in a way
+  that could block (a fifo is never opened for reading).
 - Showing them: one output line per item, Kafka-style text or JSON
   (Printer), and a progress line on stderr when it is a terminal (Progress).
 """
@@ -27,18 +29,63 @@ from typing import IO, Any
 
 from .. import Batch, iter_batches
 from ..errors import StreamcoreError
+from ..format import BATCH_HEADER_SIZE, LOG_ENTRY_HEADER, LOG_OVERHEAD, MAGIC, MAGIC_OFFSET
+from .index_files import IndexFile
 
 SEGMENT_NAME = re.compile(r"^(\d{20})\.(log|index|timeindex)$")
 SEGMENT_SUFFIXES = (".log", ".index", ".timeindex")
-BATCH_HEADER_SIZE = 61
-LOG_OVERHEAD = 12  # baseOffset + batchLength
-OFFSET_ENTRY = struct.Struct(">II")  # relative offset, position
-TIME_ENTRY = struct.Struct(">qI")  # timestamp, relative offset
-INT32_MAX = 0x7FFFFFFF
 
 
 class UsageError(Exception):
     """A problem with the command line or the path given: exit status 2."""
+
+
+class FileProblem(Exception):
+    """A segment file that cannot be read as one (reported, then skipped)."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a fifo"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path: str) -> tuple[int, int]:
+    """(fd, size) of a regular file opened read-only; FileProblem for anything else.
+
+    Opened with O_NONBLOCK so that a fifo (or a device) can never block the
+    open, and checked with fstat on the descriptor actually opened."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise FileProblem(f"cannot be read: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileProblem(f"is {_kind(st.st_mode)}, not a segment file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
+
+
+def file_size(path: str | None) -> int:
+    """The size of a regular file, 0 for anything else (for progress totals)."""
+    if path is None:
+        return 0
+    try:
+        st = os.stat(path)
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
 # ------------------------------------------------------------------ finding segments
@@ -78,8 +125,11 @@ def check_path(path: str) -> os.stat_result:
         raise UsageError(f"{path}: no such file or directory") from None
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror}") from None
-    if not stat.S_ISDIR(st.st_mode) and not os.access(path, os.R_OK):
-        raise UsageError(f"{path}: not readable")
+    if not stat.S_ISDIR(st.st_mode):
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{path}: is {_kind(st.st_mode)}, not a segment file")
+        if not os.access(path, os.R_OK):
+            raise UsageError(f"{path}: not readable")
     return st
 
 
@@ -119,16 +169,21 @@ def segment_of_file(path: str) -> Segment:
 
 
 class FileBytes:
-    """A file's bytes, read-only: a private mmap (an empty bytes when empty)."""
+    """A file's bytes, read-only: a private mmap (an empty bytes when empty).
+    FileProblem if it is not a regular file that can be read."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        with open(path, "rb") as f:
-            self.size = os.fstat(f.fileno()).st_size
-            self._mm: mmap.mmap | None = None
+        fd, self.size = open_regular(path)
+        self._mm: mmap.mmap | None = None
+        try:
             if self.size:
-                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                self._mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
                 self.size = len(self._mm)
+        except OSError as exc:
+            raise FileProblem(f"cannot be mapped: {exc.strerror}") from None
+        finally:
+            os.close(fd)
         self.buf: memoryview = memoryview(self._mm if self._mm is not None else b"")
 
     def close(self) -> None:
@@ -162,7 +217,7 @@ def describe_damage(buf: memoryview, position: int, exc: Exception) -> Damage:
     avail = len(buf) - position
     if avail < LOG_OVERHEAD:
         return Damage(position, None, f"truncated batch: {avail} bytes left at the end of the file")
-    base, length = struct.unpack_from(">qi", buf, position)
+    base, length = LOG_ENTRY_HEADER.unpack_from(buf, position)
     if base == 0 and length == 0 and bytes(buf[position:]) == bytes(avail):
         return Damage(
             position,
@@ -171,18 +226,26 @@ def describe_damage(buf: memoryview, position: int, exc: Exception) -> Damage:
             zero_tail=True,
         )
     if 0 <= length and LOG_OVERHEAD + length > avail and length < (1 << 31):
-        if avail > BATCH_HEADER_SIZE and buf[position + 16] != 2:
-            return Damage(position, base, f"bad batch: magic {buf[position + 16]}, not 2")
+        if avail > BATCH_HEADER_SIZE and buf[position + MAGIC_OFFSET] != MAGIC:
+            return Damage(
+                position, base, f"bad batch: magic {buf[position + MAGIC_OFFSET]}, not {MAGIC}"
+            )
         return Damage(
             position,
             base,
             f"truncated batch: its header says {LOG_OVERHEAD + length} bytes,"
             f" only {avail} remain in the file (or its batchLength is damaged)",
         )
-    if avail > 16 and buf[position + 16] != 2:
-        return Damage(position, base, f"bad batch: magic {buf[position + 16]}, not 2")
+    if avail > MAGIC_OFFSET and buf[position + MAGIC_OFFSET] != MAGIC:
+        return Damage(
+            position, base, f"bad batch: magic {buf[position + MAGIC_OFFSET]}, not {MAGIC}"
+        )
     if length < BATCH_HEADER_SIZE - LOG_OVERHEAD:
-        return Damage(position, base, f"bad batch: batchLength {length} below the minimum 49")
+        return Damage(
+            position,
+            base,
+            f"bad batch: batchLength {length} below the minimum {BATCH_HEADER_SIZE - LOG_OVERHEAD}",
+        )
     return Damage(position, base, f"bad batch: {exc}")
 
 
@@ -199,28 +262,32 @@ def scan_batches(buf: memoryview) -> Iterator[Batch | Damage]:
 
 
 def log_bytes(paths: Iterable[str | None]) -> int:
-    """The total size of the given .log files (None entries skipped), for Progress."""
-    return sum(os.path.getsize(p) for p in paths if p is not None)
+    """The total size of the given .log files (None entries and anything that is
+    not a regular file count 0), for Progress."""
+    return sum(file_size(p) for p in paths)
 
 
 # ------------------------------------------------------------------ reading index files
 
 
-def read_index_file(path: str) -> bytes:
-    """An .index or .timeindex file's bytes (small: read whole, not mapped)."""
-    with open(path, "rb") as f:
-        return f.read()
+class IndexReader:
+    """An .index or .timeindex file open for streaming (see index_files), as a
+    context manager; FileProblem if it is not a readable regular file."""
 
+    def __init__(self, path: str, entry: struct.Struct) -> None:
+        self.path = path
+        self._fd, size = open_regular(path)
+        try:
+            self.index = IndexFile(self._fd, size, entry)
+        except OSError as exc:
+            os.close(self._fd)
+            raise FileProblem(f"cannot be read: {exc.strerror}") from None
 
-def count_index_entries(data: bytes, width: int) -> tuple[int, int, int]:
-    """(entries in use, zero-filled entries at the end, bytes of a torn last entry)."""
-    n = len(data) // width
-    torn = len(data) - n * width
-    used = n
-    zero = bytes(width)
-    while used > 0 and data[(used - 1) * width : used * width] == zero:
-        used -= 1
-    return used, n - used, torn
+    def __enter__(self) -> IndexFile:
+        return self.index
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)
 
 
 # ------------------------------------------------------------------ output and progress

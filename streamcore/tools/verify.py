@@ -7,14 +7,17 @@ its file name, every .index entry naming the start of a batch with that
 offset, and .timeindex entries non-decreasing and matching the batches'
 timestamps.  Each problem is reported as 'FILE: position P, offset O: what'
 (or a JSON line), then a summary; ``verify`` returns False if any was found
-(exit status 1).  Files are only read: repairs are the engine's job at its
-next open.
+(exit status 1).  A segment file name that is not a readable regular file (a
+directory, a fifo, no permission) is a problem too.  Index files are streamed
+(memory stays bounded whatever their size).  Files are only read: repairs are
+the engine's job at its next open.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import struct
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
@@ -23,32 +26,34 @@ from typing import IO
 
 from .. import crc32c
 from ..errors import StreamcoreError
-from .segment_files import (
+from ..format import (
+    ATTRIBUTES_OFFSET,
     INT32_MAX,
-    OFFSET_ENTRY,
+    OFFSET_INDEX_ENTRY,
+    TIME_INDEX_ENTRY,
+    UINT32_MAX,
+)
+from .index_files import IndexFile, ZeroRun
+from .segment_files import (
     SEGMENT_SUFFIXES,
-    TIME_ENTRY,
     Damage,
     FileBytes,
+    FileProblem,
+    IndexReader,
     Printer,
     Progress,
     Segment,
     UsageError,
     check_path,
-    count_index_entries,
     list_segments,
     log_bytes,
     not_log_path,
-    read_index_file,
     scan_batches,
     segment_base,
     segment_of_file,
     sibling,
     want_progress,
 )
-
-CRC_COVERAGE_START = 21  # the CRC covers attributes .. end
-UINT32_MAX = 0xFFFFFFFF
 
 
 def verify(
@@ -205,7 +210,12 @@ class Verifier:
                     f"segment base offset {seg.base_offset} does not follow the previous"
                     f" segment, which ends before offset {expected} ({kind})",
                 )
-            scan = self.scan_log(seg, seg.base_offset, last)
+            try:
+                scan = self.scan_log(seg, seg.base_offset, last)
+            except FileProblem as exc:
+                self.problem(seg.log, None, seg.base_offset, str(exc))
+                expected = None
+                continue
             self.check_index(seg, scan, last)
             self.check_time_index(seg, scan, last)
             expected = None if scan.damaged else scan.next_offset
@@ -253,7 +263,7 @@ class Verifier:
                         f" follows last offset {prev_next - 1}",
                     )
                 if not b.crc_ok:
-                    computed = crc32c(b.raw[CRC_COVERAGE_START:])
+                    computed = crc32c(b.raw[ATTRIBUTES_OFFSET:])
                     self.problem(
                         path,
                         pos,
@@ -299,25 +309,41 @@ class Verifier:
 
     # one segment's indexes
 
-    def _entries(self, path: str, width: int, last: bool, kind: str) -> tuple[bytes, int]:
-        data = read_index_file(path)
-        used, padding, torn = count_index_entries(data, width)
-        if torn:
+    def _open_index(self, path: str, entry: struct.Struct) -> IndexReader | None:
+        try:
+            return IndexReader(path, entry)
+        except FileProblem as exc:
+            self.problem(path, None, None, str(exc))
+            return None
+
+    def _layout(self, path: str, ix: IndexFile, last: bool, kind: str) -> None:
+        """Problems with the file as a whole: a torn last entry, and a zero-filled
+        tail where none belongs."""
+        width = ix.entry.size
+        if ix.torn:
             self.problem(
                 path,
-                (used + padding) * width,
+                ix.entries_in_file * width,
                 None,
-                f"file size {len(data)} is not a multiple of the {width}-byte {kind} entry",
+                f"file size {ix.size} is not a multiple of the {width}-byte {kind} entry",
             )
-        if padding and not last:
+        if ix.padding and not last:
             self.problem(
                 path,
-                used * width,
+                ix.used * width,
                 None,
-                f"{padding} zero-filled entries at the end of a sealed segment's {kind}"
+                f"{ix.padding} zero-filled entries at the end of a sealed segment's {kind}"
                 " (only the active segment's index is preallocated)",
             )
-        return data, used
+
+    def _zero_run(self, path: str, run: ZeroRun, width: int, kind: str) -> None:
+        self.problem(
+            path,
+            run.index * width,
+            None,
+            f"{run.count} zero-filled {kind} "
+            f"entr{'y' if run.count == 1 else 'ies'} before later entries",
+        )
 
     def _missing_index(self, seg: Segment, suffix: str, kind: str) -> None:
         self.problem(
@@ -331,73 +357,104 @@ class Verifier:
         if seg.index is None:
             self._missing_index(seg, ".index", "offset index")
             return
-        data, used = self._entries(seg.index, OFFSET_ENTRY.size, last, "offset index")
+        reader = self._open_index(seg.index, OFFSET_INDEX_ENTRY)
+        if reader is None:
+            return
+        width = OFFSET_INDEX_ENTRY.size
         prev_rel = prev_pos = -1
-        beyond: list[int] = []
-        for i in range(used):
-            rel, pos = OFFSET_ENTRY.unpack_from(data, i * OFFSET_ENTRY.size)
-            at, offset = i * OFFSET_ENTRY.size, seg.base_offset + rel
-            if rel <= prev_rel or pos <= prev_pos:
-                self.problem(
-                    seg.index,
-                    at,
-                    offset,
-                    f"entry (offset {offset}, position {pos}) does not increase on the entry before"
-                    f" (offset {seg.base_offset + prev_rel}, position {prev_pos})",
-                )
-            prev_rel, prev_pos = max(prev_rel, rel), max(prev_pos, pos)
-            if pos >= scan.good_end:
-                beyond.append(i)
-                continue
-            j = bisect_left(scan.positions, pos)
-            if j == len(scan.positions) or scan.positions[j] != pos:
-                self.problem(
-                    seg.index,
-                    at,
-                    offset,
-                    f"entry points at log position {pos}, which is not the start of a batch",
-                )
-            elif scan.bases[j] != offset:
-                self.problem(
-                    seg.index,
-                    at,
-                    offset,
-                    f"entry says offset {offset} is at log position {pos},"
-                    f" the batch there has base offset {scan.bases[j]}",
-                )
-        if beyond:
-            i = beyond[0]
-            rel, pos = OFFSET_ENTRY.unpack_from(data, i * OFFSET_ENTRY.size)
+        first_beyond: tuple[int, int, int] | None = None  # the first entry past the data
+        beyond = 0  # and how many there are
+        with reader as ix:
+            self._layout(seg.index, ix, last, "offset index")
+            try:
+                for item in ix.entries():
+                    if isinstance(item, ZeroRun):
+                        self._zero_run(seg.index, item, width, "offset index")
+                        continue
+                    i, (rel, pos) = item
+                    at, offset = i * width, seg.base_offset + rel
+                    if rel <= prev_rel or pos <= prev_pos:
+                        self.problem(
+                            seg.index,
+                            at,
+                            offset,
+                            f"entry (offset {offset}, position {pos}) does not increase on the"
+                            f" entry before (offset {seg.base_offset + prev_rel},"
+                            f" position {prev_pos})",
+                        )
+                    prev_rel, prev_pos = max(prev_rel, rel), max(prev_pos, pos)
+                    if pos >= scan.good_end:
+                        if first_beyond is None:
+                            first_beyond = (i, rel, pos)
+                        beyond += 1
+                        continue
+                    self._check_offset_entry(seg.index, scan, at, offset, pos)
+            except OSError as exc:
+                self.problem(seg.index, None, None, f"cannot be read: {exc.strerror}")
+        if first_beyond is not None:
+            i, rel, pos = first_beyond
             what = "the end of the log" if not scan.damaged else "the last intact batch"
             self.problem(
                 seg.index,
-                i * OFFSET_ENTRY.size,
+                i * width,
                 seg.base_offset + rel,
-                f"{_entries_text(len(beyond))} past {what} (position {scan.good_end}),"
+                f"{_entries_text(beyond)} past {what} (position {scan.good_end}),"
                 f" the first at log position {pos}",
+            )
+
+    def _check_offset_entry(
+        self, path: str, scan: SegmentScan, at: int, offset: int, pos: int
+    ) -> None:
+        j = bisect_left(scan.positions, pos)
+        if j == len(scan.positions) or scan.positions[j] != pos:
+            self.problem(
+                path,
+                at,
+                offset,
+                f"entry points at log position {pos}, which is not the start of a batch",
+            )
+        elif scan.bases[j] != offset:
+            self.problem(
+                path,
+                at,
+                offset,
+                f"entry says offset {offset} is at log position {pos},"
+                f" the batch there has base offset {scan.bases[j]}",
             )
 
     def check_time_index(self, seg: Segment, scan: SegmentScan, last: bool) -> None:
         if seg.timeindex is None:
             self._missing_index(seg, ".timeindex", "time index")
             return
-        data, used = self._entries(seg.timeindex, TIME_ENTRY.size, last, "time index")
+        reader = self._open_index(seg.timeindex, TIME_INDEX_ENTRY)
+        if reader is None:
+            return
+        with reader as ix:
+            self._layout(seg.timeindex, ix, last, "time index")
+            try:
+                self._time_entries(seg, scan, ix)
+            except OSError as exc:
+                self.problem(seg.timeindex, None, None, f"cannot be read: {exc.strerror}")
+
+    def _time_entries(self, seg: Segment, scan: SegmentScan, ix: IndexFile) -> None:
+        assert seg.timeindex is not None
+        path, width = seg.timeindex, TIME_INDEX_ENTRY.size
         end_rel = None if scan.next_offset is None else scan.next_offset - seg.base_offset
         prev_ts: int | None = None
         prev_rel = -1
-        for i in range(used):
-            ts, rel = TIME_ENTRY.unpack_from(data, i * TIME_ENTRY.size)
-            at, offset = i * TIME_ENTRY.size, seg.base_offset + rel
+        for item in ix.entries():
+            if isinstance(item, ZeroRun):
+                self._zero_run(path, item, width, "time index")
+                continue
+            i, (ts, rel) = item
+            at, offset = i * width, seg.base_offset + rel
             if prev_ts is not None and ts < prev_ts:
                 self.problem(
-                    seg.timeindex,
-                    at,
-                    offset,
-                    f"timestamp {ts} is below the previous entry's {prev_ts}",
+                    path, at, offset, f"timestamp {ts} is below the previous entry's {prev_ts}"
                 )
             if rel <= prev_rel:
                 self.problem(
-                    seg.timeindex,
+                    path,
                     at,
                     offset,
                     f"offset {offset} does not increase on the previous entry's"
@@ -414,7 +471,7 @@ class Verifier:
                 expected = scan.max_before[j]
             else:
                 self.problem(
-                    seg.timeindex,
+                    path,
                     at,
                     offset,
                     f"offset {offset} is neither the start of a batch nor the segment's end"
@@ -423,7 +480,7 @@ class Verifier:
                 continue
             if ts != expected:
                 self.problem(
-                    seg.timeindex,
+                    path,
                     at,
                     offset,
                     f"timestamp {ts} should be {expected}, the largest timestamp of the"

@@ -4,7 +4,8 @@
  * framing fault, every single-byte corruption of a small batch, every
  * truncation, CRC-fixed mutation fuzzing (for the framing checks; run once under
  * -fsanitize=address,undefined to prove no out-of-bounds reads), the columnar
- * plan/build/fill round trip and baseOffset rewriting.
+ * plan/build/fill round trip, baseOffset rewriting, and the checks of the
+ * records of compressed batches through a stand-in decompressor.
  *
  *   gcc -std=c11 -O2 -Icsrc tests/c/test_batch.c csrc/batch.c csrc/batch_build.c \
  *       csrc/columns.c csrc/crc32c.c csrc/crc32c_x86.c -o /tmp/test_batch && /tmp/test_batch
@@ -615,6 +616,7 @@ typedef struct {
     int32_t *vls, *kls;
     int64_t *tss;
     size_t *vstart, *kstart; /* where record i's bytes start in values / keys */
+    size_t vtotal, ktotal;   /* bytes in values / keys */
 } columns;
 
 static void make_columns(columns *c, size_t n, int with_keys) {
@@ -640,6 +642,8 @@ static void make_columns(columns *c, size_t n, int with_keys) {
         ts += (int64_t)(rnd() % 2000) - 500;
         c->tss[i] = ts;
     }
+    c->vtotal = vt;
+    c->ktotal = kt;
     c->values = (uint8_t *)malloc(vt + 1);
     c->keys = (uint8_t *)malloc(kt + 1);
     for (size_t i = 0; i < vt; i++) c->values[i] = (uint8_t)rnd();
@@ -709,7 +713,7 @@ static void test_columns_variant(int with_keys, int with_ts, size_t max_bytes) {
     size_t n = 4000;
     make_columns(&c, n, with_keys);
     sc_columns_in in = {c.values, c.vls, with_keys ? c.keys : NULL, with_keys ? c.kls : NULL,
-                        with_ts ? c.tss : NULL, 1234, n};
+                        with_ts ? c.tss : NULL, 1234, n, c.vtotal, c.ktotal};
     size_t cap = 64 << 20;
     uint8_t *log = (uint8_t *)malloc(cap);
     size_t len = 0, first = 0, vpos = 0, kpos = 0, batches = 0;
@@ -859,7 +863,7 @@ static void test_columns(void) {
 
     /* plan / build argument errors */
     int32_t vls[2] = {1, -2};
-    sc_columns_in in = {(const uint8_t *)"ab", vls, NULL, NULL, NULL, 0, 2};
+    sc_columns_in in = {(const uint8_t *)"ab", vls, NULL, NULL, NULL, 0, 2, 2, 0};
     size_t n = 0, sz = 0, vp = 0, w = 0;
     uint8_t buf[256];
     CHECK(sc_columns_plan(&in, 2, 1000, &n, &sz) == SC_EINVAL);
@@ -870,6 +874,164 @@ static void test_columns(void) {
     CHECK(sc_columns_build(buf, sizeof buf, NULL, &in, 0, 0, &vp, NULL, &w) == SC_EINVAL);
     CHECK(sc_columns_build(buf, sizeof buf, NULL, &in, 0, 1, &vp, NULL, &w) == 0 && vp == 1);
     CHECK(sc_batch_validate(buf, w, NULL, NULL, NULL) == 0);
+}
+
+/* ------------------------------------------------------- compressed records */
+
+/* A batch around raw record bytes (header fields as a producer sets them). */
+static uint8_t *wrap_records(const uint8_t *recs, size_t rlen, int32_t count, int16_t attrs,
+                             int64_t max_ts, size_t *size) {
+    size_t total = 61 + rlen;
+    uint8_t *b = (uint8_t *)calloc(1, total);
+    be32(b + 8, (uint32_t)(total - 12));
+    b[16] = 2;
+    b[21] = (uint8_t)(attrs >> 8);
+    b[22] = (uint8_t)attrs;
+    be32(b + 23, (uint32_t)(count - 1));
+    be32(b + 35, (uint32_t)((uint64_t)max_ts >> 32));
+    be32(b + 39, (uint32_t)max_ts);
+    memset(b + 43, 0xff, 14); /* producerId, epoch, sequence: -1 */
+    be32(b + 57, (uint32_t)count);
+    memcpy(b + 61, recs, rlen);
+    reseal(b, total);
+    *size = total;
+    return b;
+}
+
+/* n one-byte-value records, timestamp delta i, offsetDelta from od[] (or i). */
+static size_t small_records(uint8_t *out, int n, const int *od) {
+    uint8_t *p = out;
+    for (int i = 0; i < n; i++) {
+        *p++ = 14;                                  /* length 7 */
+        *p++ = 0;                                   /* attributes */
+        *p++ = (uint8_t)(2 * i);                    /* timestampDelta i */
+        *p++ = (uint8_t)(2 * (od ? od[i] : i));     /* offsetDelta */
+        *p++ = 1;                                   /* keyLength -1 */
+        *p++ = 2;                                   /* valueLength 1 */
+        *p++ = (uint8_t)('a' + i);
+        *p++ = 0;                                   /* headerCount */
+    }
+    return (size_t)(p - out);
+}
+
+/* A stand-in codec: "gzip" (1) is the identity, "snappy" (2) is not
+ * installed, "lz4" (3) doubles the bytes (to hit the size limit). */
+static int decompressions, releases;
+static int fake_decompress(void *user, int codec, const uint8_t *src, size_t len, size_t max_len,
+                           sc_bytes *out, void **token, sc_error *err) {
+    CHECK(user == &decompressions);
+    decompressions++;
+    if (codec == 2) {
+        if (err) err->what = "snappy is not installed";
+        return SC_ECOMPRESSED;
+    }
+    size_t n = codec == 3 ? 2 * len : len;
+    if (n > max_len) return SC_ETOOLARGE;
+    uint8_t *copy = (uint8_t *)malloc(n ? n : 1);
+    if (len) memcpy(copy, src, len);
+    if (codec == 3 && len) memcpy(copy + len, src, len);
+    out->ptr = copy;
+    out->len = n;
+    *token = copy;
+    return 0;
+}
+static void fake_release(void *user, void *token) {
+    (void)user;
+    releases++;
+    free(token);
+}
+
+static void test_compressed_records(void) {
+    sc_decompressor dec = {fake_decompress, fake_release, &decompressions};
+    uint8_t recs[8 * 16];
+    sc_error e = {0, 0};
+    sc_batch_header h;
+    size_t size, rlen = small_records(recs, 5, NULL);
+
+    /* plain records pass both checks and round-trip through the "codec" */
+    uint8_t *b = wrap_records(recs, rlen, 5, 0, 4, &size);
+    CHECK(sc_batch_validate(b, size, &h, NULL, &e) == 0);
+    CHECK(sc_batch_validate_records(b + 61, size - 61, &h, &e) == 0);
+    free(b);
+    b = wrap_records(recs, rlen, 5, 1, 4, &size);
+    CHECK(sc_batch_validate(b, size, &h, NULL, &e) == 0); /* header and CRC only */
+    CHECK(sc_batch_validate_compressed(b, size, &h, &dec, 1 << 20, &e) == 0);
+    CHECK(decompressions == 1 && releases == 1);
+    CHECK(sc_batch_validate_compressed(b, size, &h, NULL, 1 << 20, &e) == SC_ECOMPRESSED);
+    sc_decompressor none = {NULL, NULL, NULL};
+    CHECK(sc_batch_validate_compressed(b, size, &h, &none, 1 << 20, &e) == SC_ECOMPRESSED);
+    /* decompressed to more than max_len, codec missing */
+    b[22] = 3;
+    reseal(b, size);
+    CHECK(sc_batch_validate(b, size, &h, NULL, &e) == 0);
+    CHECK(sc_batch_validate_compressed(b, size, &h, &dec, rlen, &e) == SC_ETOOLARGE);
+    CHECK(e.what && strstr(e.what, "size limit") && e.position == 61);
+    b[22] = 2;
+    reseal(b, size);
+    CHECK(sc_batch_validate(b, size, &h, NULL, &e) == 0);
+    CHECK(sc_batch_validate_compressed(b, size, &h, &dec, 1 << 20, &e) == SC_ECOMPRESSED);
+    CHECK(e.what && strcmp(e.what, "snappy is not installed") == 0);
+    free(b);
+
+    /* each fault inside the records is found, for every codec path */
+    static const int zeros[5] = {0, 0, 0, 0, 0}, swapped[5] = {0, 2, 1, 3, 4};
+    struct {
+        const int *od;
+        int n, count;
+        int64_t max_ts;
+        size_t cut;
+        const char *what;
+    } cases[] = {
+        {zeros, 5, 5, 4, 0, "offsetDelta out of order"},
+        {swapped, 5, 5, 4, 0, "offsetDelta out of order"},
+        {NULL, 5, 4, 4, 0, "trailing bytes after last record"},
+        {NULL, 4, 5, 3, 0, "recordCount does not match records"},
+        {NULL, 5, 5, 9, 0, "maxTimestamp is not the largest record timestamp"},
+        {NULL, 5, 5, 4, 3, "record length exceeds batch"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = small_records(recs, cases[c].n, cases[c].od) - cases[c].cut;
+        for (int16_t codec = 0; codec <= 1; codec++) {
+            int before = releases;
+            b = wrap_records(recs, n, cases[c].count, codec, cases[c].max_ts, &size);
+            e.what = NULL;
+            int rc = sc_batch_validate(b, size, &h, NULL, &e);
+            if (codec == 0) {
+                CHECK(rc == SC_ECORRUPT && e.what && strcmp(e.what, cases[c].what) == 0);
+            } else {
+                CHECK(rc == 0);
+                rc = sc_batch_validate_compressed(b, size, &h, &dec, 1 << 20, &e);
+                CHECK(rc == SC_ECORRUPT && e.what && strcmp(e.what, cases[c].what) == 0);
+                /* in the compressed block, or the maxTimestamp field */
+                CHECK(e.position == (strstr(e.what, "maxTimestamp") ? 35u : 61u));
+                CHECK(releases == before + 1);
+            }
+            CHECK(sc_batch_validate_records(b + 61, size - 61, &h, &e) == SC_ECORRUPT);
+            free(b);
+        }
+    }
+    CHECK(decompressions == releases);
+
+    /* the columnar builder never reads past its input buffers */
+    int32_t vls[3] = {2, 2, 2};
+    sc_columns_in in = {(const uint8_t *)"abcdef", vls, NULL, NULL, NULL, 0, 3, 5, 0};
+    uint8_t out[512];
+    size_t vp = 0, w = 0;
+    CHECK(sc_columns_build(out, sizeof out, NULL, &in, 0, 3, &vp, NULL, &w) == SC_EINVAL);
+    in.values_len = 6;
+    CHECK(sc_columns_build(out, sizeof out, NULL, &in, 0, 3, &vp, NULL, &w) == 0 && vp == 6);
+    int32_t kls[3] = {1, 1, 1};
+    in.keys = (const uint8_t *)"xy";
+    in.key_lengths = kls;
+    in.keys_len = 2;
+    size_t kp = 0;
+    vp = 0;
+    CHECK(sc_columns_build(out, sizeof out, NULL, &in, 0, 3, &vp, &kp, &w) == SC_EINVAL);
+    in.keys_len = 3;
+    in.keys = (const uint8_t *)"xyz";
+    vp = kp = 0;
+    CHECK(sc_columns_build(out, sizeof out, NULL, &in, 0, 3, &vp, &kp, &w) == 0 && kp == 3);
+    CHECK(sc_batch_validate(out, w, NULL, NULL, NULL) == 0);
 }
 
 /* ---------------------------------------------------------------- bench */
@@ -914,7 +1076,7 @@ static void bench(void) {
            w, best / 1e3, crc_best / 1e3, (best - crc_best) / 1e3);
     int64_t tss[N];
     for (int i = 0; i < N; i++) tss[i] = 1700000000000LL + i;
-    sc_columns_in in = {vals, vls, NULL, NULL, tss, 0, N};
+    sc_columns_in in = {vals, vls, NULL, NULL, tss, 0, N, sizeof vals, 0};
     best = 1e18;
     for (int rep = 0; rep < 5; rep++) {
         t0 = now_ns();
@@ -979,6 +1141,7 @@ int main(int argc, char **argv) {
     test_corruption();
     test_set_base_offset();
     test_columns();
+    test_compressed_records();
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) bench();
     if (failures) {
         fprintf(stderr, "test_batch: %d failure(s)\n", failures);

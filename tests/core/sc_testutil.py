@@ -38,6 +38,9 @@ CORRUPTION_REASONS = (
     "no batch to append",
     "batch larger than max_batch_bytes",
     "maxTimestamp is not the largest record timestamp",
+    # the records of a compressed batch (csrc/batch.c, streamcore/core/codecs.pxi)
+    "records do not decompress",
+    "records decompress past the size limit",
 )
 
 

@@ -52,7 +52,7 @@ PROBE_PYX = textwrap.dedent(
     # cython: language_level=3
     from libc.stdint cimport uint8_t
     from streamcore._core cimport (
-        BatchView, Log, SC_APPEND_TRUSTED, SC_BATCH_HEADER_SIZE, sc_append_info, sc_batch_header,
+        BatchView, Log, SC_BATCH_HEADER_SIZE, sc_append_info, sc_batch_header,
     )
 
     import streamcore
@@ -67,15 +67,18 @@ PROBE_PYX = textwrap.dedent(
         out = {}
         try:
             # a cdef method of the engine, through the vtable: validated append
-            log._append_raw(p, len(batch), 0, &info)
-            log._append_raw(p, len(batch), 0, &info)
+            log._append_raw(p, len(batch), &info)
+            log._append_raw(p, len(batch), &info)
+            try:  # it validates: a damaged copy is refused
+                log._append_raw(p, len(batch) - 1, &info)
+            except streamcore.CorruptBatchError:
+                out["refused"] = True
             out["second"] = (info.base_offset, info.last_offset, info.batches)
             out["max_batch_bytes"] = log._cfg.max_batch_bytes   # a C struct member
             view = log.read(info.base_offset)
             out["view"] = (view.base_offset, view.next_offset, view._len)
             out["stored"] = (<const char *>view._ptr)[:view._len]  # the mapped bytes, C level
             out["header_size"] = SC_BATCH_HEADER_SIZE
-            out["trusted_flag"] = SC_APPEND_TRUSTED != 0
             out["sizeof_header"] = sizeof(hdr) > 0
         finally:
             log.close()
@@ -167,6 +170,36 @@ def test_cimport_from_another_cython_module(tmp_path: Path) -> None:
     assert out["view"] == (3, 6, len(batch))
     assert out["stored"][8:] == batch[8:]  # stored as sent, apart from the assigned baseOffset
     assert int.from_bytes(out["stored"][:8], "big") == 3
-    assert out["header_size"] == 61 and out["trusted_flag"] and out["sizeof_header"]
+    assert out["header_size"] == 61 and out["refused"] and out["sizeof_header"]
     with streamcore.Log(tmp_path / "log") as log:  # and the engine agrees
         assert [bytes(r.value or b"") for r in log.records()] == [b"alpha", b"beta", b"gamma"] * 2
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from streamcore._core cimport SC_APPEND_TRUSTED\n",
+        "from streamcore._core cimport Log, sc_append_info\n"
+        "def f(Log log, bytes b):\n"
+        "    cdef sc_append_info info\n"
+        "    log._append_raw(<const unsigned char *><const char *>b, len(b), 1, &info)\n",
+    ],
+    ids=["flag", "flags-argument"],
+)
+def test_unvalidated_append_is_not_reachable_through_the_pxd(tmp_path: Path, source: str) -> None:
+    """Appending without validation is internal to streamcore._core: another Cython
+    module can neither cimport the flag nor pass flags to Log._append_raw."""
+    if importlib.util.find_spec("Cython") is None:
+        pytest.skip("Cython is not installed")
+    (tmp_path / "probe.pyx").write_text("# cython: language_level=3\n" + source)
+    r = subprocess.run(
+        [sys.executable, "-m", "cython", "-I", str(PKG_DIR.parent), "probe.pyx"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode != 0, "Cython compiled an unvalidated append against _core.pxd"
+    assert "SC_APPEND_TRUSTED" in r.stderr or "_append_raw" in r.stderr or "argument" in r.stderr, (
+        r.stderr
+    )

@@ -94,10 +94,14 @@ def test_continuation_large_crosses_nogil_threshold():
 
 
 def test_value_out_of_range_is_refused():
-    with pytest.raises(OverflowError):
+    with pytest.raises(ValueError, match="value must be a CRC-32C value"):
         streamcore.crc32c(b"x", -1)
-    with pytest.raises(OverflowError):
+    with pytest.raises(ValueError, match="value must be a CRC-32C value"):
         streamcore.crc32c(b"x", 1 << 32)
+    with pytest.raises(TypeError, match="value must be an int, not float"):
+        streamcore.crc32c(b"x", 1.0)
+    with pytest.raises(TypeError, match="data must be a bytes-like object"):
+        streamcore.crc32c("text")
 
 
 def test_buffer_types():
