@@ -634,6 +634,8 @@ static int swap_in(sc_log *log, held *g, size_t n, sc_compact_report *rep) {
     int missing = 0;
     if (!rc) rc = sc_segment_open(log->dir, g[0].seg->base_offset, &log->cfg, 0, 0, log->pool, &seg, &missing);
     if (!rc) {
+        seg->gaps = 1;
+        seg->next_bound = i0 + n < log->nsegs ? log->segs[i0 + n]->base_offset : INT64_MAX;
         sc_recovery_report scratch;
         memset(&scratch, 0, sizeof scratch);
         scratch.first_damage_segment = -1;
@@ -783,6 +785,18 @@ static int one_pass(sc_log *log, const sc_compact_options *opt, int64_t now, key
     if (!rc && map_end == first_dirty) rc = SC_ETOOLARGE; /* not one batch's keys fit */
     pidmap pids = {0};
     if (!rc) rc = scan_producers(v, n, &pids);
+    /* Before any swap, the meta file says which segments may come out of it
+     * with offset gaps, so that an open after a crash reads them as such. */
+    if (!rc) {
+        size_t k = 0;
+        while (k < u && v[k]->base_offset < map_end) k++;
+        pthread_mutex_lock(&log->append_mu);
+        if (v[k]->base_offset > log->gaps_below) {
+            log->gaps_below = v[k]->base_offset;
+            rc = sc_meta_write(log, 1);
+        }
+        pthread_mutex_unlock(&log->append_mu);
+    }
     /* 2. Rewrite the segments the map reaches, group by group: a group takes
      *    the next segment while what it has written plus that segment's size
      *    fits in one segment, so thinned segments merge. */

@@ -164,6 +164,28 @@ static int64_t segment_name_base(const char *name) {
     return base;
 }
 
+/* Index files whose segment file is gone (a removal renames the .log first,
+ * so a crash part way leaves them): removed, so nothing of a gone segment
+ * lingers. */
+static void remove_orphan_indexes(const char *dir, const int64_t *bases, size_t n) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name, *suffix = name + SC_SEGMENT_NAME_DIGITS;
+        if (strlen(name) <= SC_SEGMENT_NAME_DIGITS ||
+            (strcmp(suffix, ".index") != 0 && strcmp(suffix, ".timeindex") != 0))
+            continue;
+        char stem[SC_SEGMENT_NAME_DIGITS + 5];
+        memcpy(stem, name, SC_SEGMENT_NAME_DIGITS);
+        strcpy(stem + SC_SEGMENT_NAME_DIGITS, ".log");
+        int64_t base = segment_name_base(stem);
+        if (base < 0 || bsearch(&base, bases, n, sizeof *bases, cmp_i64)) continue;
+        (void)unlinkat(dirfd(d), name, 0);
+    }
+    closedir(d);
+}
+
 /* Base offsets of the segment files in dir, sorted; leftover .deleted files
  * of an interrupted removal are unlinked on the way (writable logs only). */
 static int list_segments(const char *dir, int writable, int64_t **out, size_t *n) {
@@ -201,6 +223,7 @@ static int list_segments(const char *dir, int writable, int64_t **out, size_t *n
     }
     closedir(d);
     qsort(v, cnt, sizeof *v, cmp_i64);
+    if (writable) remove_orphan_indexes(dir, v, cnt);
     *out = v;
     *n = cnt;
     return 0;
@@ -296,9 +319,11 @@ static void set_aside(sc_log *log, int64_t base, sc_recovery_report *rep) {
 }
 
 /* What a segment file's name and first batch say about where it belongs:
- * 0 if it can follow a log ending at prev_next, else why not. */
+ * 0 if it can follow a log ending at prev_next, else why not.  A segment that
+ * compaction never rewrote (base at or past gaps_below) starts with a batch
+ * at exactly its name's offset. */
 static const char *misplaced(const char *dir, int64_t base, int64_t prev_next, int is_last,
-                             int have_prev) {
+                             int have_prev, int64_t gaps_below) {
     char name[64];
     snprintf(name, sizeof name, "%020" PRId64 ".log", base);
     char *path = sc_path_join(dir, name);
@@ -319,8 +344,17 @@ static const char *misplaced(const char *dir, int64_t base, int64_t prev_next, i
     } else if (pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h) {
         sc_frame f;
         if (sc_frame_at(h, UINT64_MAX, &f) == 0 &&
-            (f.base_offset < base || f.next_offset - 1 - base > (int64_t)UINT32_MAX))
-            why = "first batch outside the segment's offset range";
+            (f.base_offset < base || f.next_offset - 1 - base > (int64_t)UINT32_MAX ||
+             (base >= gaps_below && f.base_offset != base))) {
+            /* A damaged first baseOffset (outside the CRC) looks the same: it is
+             * a stray file only if the batch after it follows on from it, a
+             * consistent sequence that starts somewhere else. */
+            sc_frame g;
+            uint8_t h2[SC_BATCH_HEADER_SIZE];
+            if (pread(fd, h2, sizeof h2, (off_t)f.size) == (ssize_t)sizeof h2 &&
+                sc_frame_at(h2, UINT64_MAX, &g) == 0 && g.base_offset == f.next_offset)
+                why = "first batch outside the segment's offset range";
+        }
     }
     close(fd);
     return why;
@@ -352,10 +386,12 @@ static int open_segments(sc_log *log, int clean, int same_boot, sc_recovery_repo
         if (!rc) rc = list_segments(log->dir, 1, &bases, &n);
     }
     if (rc) return rc;
-    /* An empty file below the last is never a segment in use. */
+    /* What each file says on its own first: an empty file below the last, or
+     * one whose first batch does not belong to its name, is no segment in use
+     * (and must not bound its neighbour's offsets below). */
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *why = i + 1 < n ? misplaced(log->dir, bases[i], 0, 0, 0) : NULL;
+        const char *why = misplaced(log->dir, bases[i], 0, i + 1 == n, 0, log->gaps_below);
         if (why) {
             set_aside(log, bases[i], rep);
             continue;
@@ -374,7 +410,7 @@ static int open_segments(sc_log *log, int clean, int same_boot, sc_recovery_repo
         /* Against what the segments before it really hold. */
         const char *why = misplaced(log->dir, bases[i],
                                     log->nsegs ? atomic_load(&sc_log_active(log)->next_offset) : 0,
-                                    i == n - 1, log->nsegs > 0);
+                                    i == n - 1, log->nsegs > 0, log->gaps_below);
         if (why) {
             set_aside(log, bases[i], rep);
             if (i == n - 1 && log->nsegs > 0 && !readonly) rc = sc_segment_unseal(sc_log_active(log));
@@ -383,6 +419,9 @@ static int open_segments(sc_log *log, int clean, int same_boot, sc_recovery_repo
         sc_segment *seg;
         rc = sc_segment_open(log->dir, bases[i], &log->cfg, active, readonly, log->pool, &seg, &missing);
         if (rc) break;
+        seg->gaps = bases[i] < log->gaps_below;
+        /* No batch of it may reach into the next segment's offsets. */
+        seg->next_bound = i + 1 < n ? bases[i + 1] : INT64_MAX;
         sc_trust trust = SC_TRUST_CLEAN;
         if (!clean && !readonly) {
             if (same_boot) trust = active ? SC_TRUST_TAIL : SC_TRUST_CLEAN;
@@ -452,9 +491,12 @@ int sc_log_open_in(const char *dir, const sc_log_config *cfg, const sc_open_para
     sc_meta meta;
     int rc = sc_meta_read(dir, &meta);
     log->meta_start_written = log->meta_recovery_written = log->meta_dirty_written = 0; /* no file */
+    log->meta_gaps_written = 0;
     if (rc == 0) {
         log->recovery_offset = meta.recovery_offset;
         log->first_dirty = meta.first_dirty;
+        log->gaps_below = meta.gaps_below;
+        log->meta_gaps_written = meta.gaps_below;
         atomic_store(&log->start_offset, meta.start_offset);
         log->meta_start_written = meta.start_offset;
         log->meta_recovery_written = meta.recovery_offset;
@@ -534,9 +576,14 @@ int sc_log_open_ex(const char *dir, const sc_log_config *cfg, unsigned flags, sc
     if (stat(dir, &st) != 0) return errno;
     if (!S_ISDIR(st.st_mode)) return ENOTDIR;
     char *lock_path = sc_path_join(dir, LOCK_FILE), *marker = sc_path_join(dir, CLEAN_MARKER);
+    char *managed = sc_path_join(dir, SC_MANAGED_FILE);
     int lock_fd = -1, rc = 0;
-    if (!lock_path || !marker) {
+    if (!lock_path || !marker || !managed) {
         rc = ENOMEM;
+        goto out;
+    }
+    if (access(managed, F_OK) == 0) {
+        rc = SC_EBUSY; /* its log set holds the lock for it: open it there, or read-only */
         goto out;
     }
     lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -565,6 +612,7 @@ out:
     if (lock_fd >= 0) close(lock_fd);
     free(lock_path);
     free(marker);
+    free(managed);
     return rc;
 }
 
@@ -678,6 +726,20 @@ int sc_log_roll(sc_log *log) {
     sc_segment_unpin(old);
     if (!rc && !sync) sc_bg_request_sync(log); /* the sealed segment: toward the recovery point */
     return rc;
+}
+
+void sc_log_unroll(sc_log *log) {
+    if (log->nsegs < 2) return;
+    sc_segment *act = sc_log_active(log), *prev = log->segs[log->nsegs - 2];
+    if (sc_segment_size(act) != 0 || sc_segment_pin(prev) != 0) return;
+    int rc = sc_segment_unseal(prev);
+    sc_segment_unpin(prev);
+    if (rc) return; /* the empty segment stays: a complete roll is a valid state too */
+    pthread_mutex_lock(&log->seg_mu);
+    log->nsegs--;
+    pthread_mutex_unlock(&log->seg_mu);
+    sc_segment_unlink(act);
+    sc_segment_release(act);
 }
 
 /* ------------------------------------------------------------- options and state */

@@ -155,12 +155,12 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
 
     pthread_mutex_lock(&log->append_mu);
     sc_segment *seg = sc_log_active(log);
+    int rolled = 0;
     if (log->sync_error) {
         rc = log->sync_error; /* nothing written now could be made durable */
     } else if (needs_roll(log, seg, d, n, len, records)) {
         rc = sc_log_roll(log);
-        if (!rc && (log->cfg.retention_bytes >= 0 || log->cfg.retention_ms >= 0))
-            rc = sc_log_retention_locked(log, sc_now_ms(), NULL);
+        rolled = rc == 0;
         seg = sc_log_active(log);
     }
     int pinned = 0;
@@ -195,6 +195,11 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
         }
     }
     if (pinned) sc_segment_unpin(seg);
+    /* A roll made for bytes that did not land is undone: the log as it was. */
+    if (rc && rolled) sc_log_unroll(log);
+    /* Retention runs once the append landed (a failed append removes nothing). */
+    if (!rc && rolled && (log->cfg.retention_bytes >= 0 || log->cfg.retention_ms >= 0))
+        (void)sc_log_retention_locked(log, sc_now_ms(), NULL);
     if (!rc) {
         sc_log_notify_data(log);
         if (always && !(flags & SC_APPEND_NOSYNC)) rc = sc_log_sync_locked(log, log->written_seq);

@@ -28,6 +28,7 @@ static void slice_init(sc_log_slice *s, int64_t offset) {
     s->base_offset = offset;
     s->next_offset = offset;
     s->segment_base_offset = -1;
+    s->exact = 1;
 }
 
 /* Fill out with whole batches from `pos` (a batch start, framed as f) while
@@ -67,7 +68,7 @@ static void gather(sc_segment *seg, const sc_map *map, uint64_t limit, uint64_t 
         /* Stop before anything that does not frame or chain: the read that
          * starts there reports it. */
         if (sc_frame_at(base + end, limit - end, &g) != 0) break;
-        if (g.base_offset < next || g.next_offset > seg_next) break;
+        if (!sc_chains(seg, &g, next, seg_next)) break;
         if (end - pos + g.size > max_bytes) break;
         end += g.size;
         next = g.next_offset;
@@ -87,6 +88,7 @@ static int own_slice(sc_segment *seg, sc_log_slice *out) {
     out->pin = pin;
     out->segment = seg;
     out->fd = seg->fd;
+    out->exact = !seg->gaps;
     return 0;
 }
 
@@ -244,7 +246,7 @@ static int find_in_segment(sc_segment *seg, int64_t from, int64_t ts, sc_log_sli
             break;
         }
         rc = sc_frame_at(map->addr + pos, limit - pos, &f);
-        if (!rc && (f.base_offset < prev_next || f.next_offset > seg_next)) rc = SC_ECORRUPT;
+        if (!rc && !sc_chains(seg, &f, prev_next, seg_next)) rc = SC_ECORRUPT;
         if (rc == SC_ENOTFOUND) rc = SC_ECORRUPT;
     }
     sc_map_release(map);

@@ -262,9 +262,55 @@ int sc_segment_cut(sc_segment *seg, const sc_log_config *cfg, uint64_t position)
 }
 
 int sc_segment_rebuild_index(sc_segment *seg, const sc_log_config *cfg) {
-    uint64_t good_end;
-    const char *why;
-    int rc = rebuild(seg, cfg, &good_end, &why, NULL);
+    /* Readers run alongside: the segment's state (next offset, timestamps) is
+     * left alone, and the indexes are emptied first (lookups then walk from
+     * the start, correctly) and refilled from a walk of the mapped bytes that
+     * stops at the first batch that does not validate or chain. */
+    int was_sealed = seg->sealed;
+    int rc = sc_segment_unseal(seg);
+    if (rc) return rc;
+    uint64_t size = sc_segment_size(seg);
+    sc_map *map = NULL;
+    rc = sc_segment_map(seg, size, &map);
+    if (rc) return rc;
+    sc_index_truncate(&seg->oindex, 0);
+    sc_index_truncate(&seg->tindex, 0);
+    int64_t seg_next = atomic_load(&seg->next_offset), expect = seg->base_offset;
+    int64_t running = SC_TS_NONE, last_entry = SC_TS_NONE;
+    uint64_t pos = 0, since = 0;
+    while (pos < size) {
+        sc_frame f;
+        sc_batch_header h;
+        size_t bsize;
+        if (sc_frame_at(map->addr + pos, size - pos, &f) != 0 || !sc_chains(seg, &f, expect, seg_next) ||
+            sc_batch_validate_stored(map->addr + pos, f.size, &h, &bsize, NULL) != 0)
+            break;
+        if (since > 0 && since >= cfg->index_interval_bytes &&
+            sc_segment_reserve_index(seg, 1) == 0 &&
+            sc_index_entries(&seg->oindex) < sc_index_capacity_entries(&seg->oindex) &&
+            sc_index_entries(&seg->tindex) + 1 < sc_index_capacity_entries(&seg->tindex)) {
+            uint32_t rel = (uint32_t)(f.base_offset - seg->base_offset);
+            if (running != SC_TS_NONE && running > last_entry) {
+                sc_time_index_append(&seg->tindex, running, rel);
+                last_entry = running;
+            }
+            sc_offset_index_append(&seg->oindex, rel, (uint32_t)pos);
+            since = 0;
+        }
+        since += f.size;
+        if (running == SC_TS_NONE || f.max_timestamp > running) running = f.max_timestamp;
+        expect = f.next_offset;
+        pos += f.size;
+    }
+    sc_map_release(map);
+    if (!was_sealed) {
+        /* The writer's bookkeeping follows the rebuilt index (append_mu held). */
+        seg->bytes_since_index = since;
+        seg->last_time_entry = last_entry;
+    } else {
+        seg->last_time_entry = last_entry;
+        rc = sc_segment_seal(seg, 0);
+    }
     if (!rc) atomic_store(&seg->index_suspect, 0);
     return rc;
 }
@@ -286,6 +332,14 @@ int sc_segment_recover(sc_segment *seg, const sc_log_config *cfg, int active, sc
     const char *why = NULL;
     int rc;
     *cut_at = UINT64_MAX;
+    /* What the sealed segment's time index says of its newest record (the entry
+     * sealing wrote): a walk that damage stops short may not see it. */
+    int64_t sealed_max = SC_TS_NONE;
+    uint32_t tn = sc_index_entries(&seg->tindex);
+    if (!active && tn > 0) {
+        uint32_t r;
+        sc_time_index_entry(&seg->tindex, tn - 1, &sealed_max, &r);
+    }
     if (seg->readonly) {
         if (index_missing || !index_sane(seg, size)) rc = walk_untrusted(seg, cfg, &good_end, &why, &rep->bytes_scanned);
         else rc = rescan_tail(seg, cfg, size, 0, 0, &good_end, &why, &rep->bytes_scanned);
@@ -309,7 +363,15 @@ int sc_segment_recover(sc_segment *seg, const sc_log_config *cfg, int active, sc
     int zeros = all_zero(seg->fd, good_end, size);
     if (trust == SC_TRUST_CLEAN && (!zeros || !active)) {
         report_damage(rep, seg, good_end, zeros ? "only zero bytes past the last batch" : why);
-        if (!active) return 0; /* kept: reads that reach it fail */
+        if (!active) {
+            /* Kept: reads that reach it fail.  Its newest timestamp is at least
+             * what sealing recorded (or unknown): a timestamp lookup must not
+             * skip the segment for batches it could not walk. */
+            int64_t mx = atomic_load(&seg->max_timestamp);
+            int64_t bound = sealed_max != SC_TS_NONE ? sealed_max : INT64_MAX;
+            if (mx == SC_TS_NONE || bound > mx) atomic_store(&seg->max_timestamp, bound);
+            return 0;
+        }
         /* An active segment must end on a batch boundary to take appends:
          * its damaged tail goes to a .stray file, then out of the log. */
         rc = set_aside_tail(seg, good_end, size);

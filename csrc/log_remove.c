@@ -15,12 +15,17 @@
 
 #include "storage.h"
 
-/* Rename segs[from, to) to .deleted, newest first; all or none. */
+/* Rename segs[from, to) to .deleted; all or none.  The order leaves no gap
+ * if a crash stops it part way: the oldest first when a prefix of the log
+ * goes (retention, delete_records), the newest first when a suffix does
+ * (truncate). */
 static int rename_range(sc_log *log, size_t from, size_t to) {
-    for (size_t i = to; i-- > from;) {
+    int prefix = from == 0;
+    for (size_t k = 0; k < to - from; k++) {
+        size_t i = prefix ? from + k : to - 1 - k;
         int rc = sc_segment_rename_deleted(log->segs[i]);
         if (rc) {
-            for (size_t j = i + 1; j < to; j++) sc_segment_restore_deleted(log->segs[j]);
+            while (k-- > 0) sc_segment_restore_deleted(log->segs[prefix ? from + k : to - 1 - k]);
             return rc;
         }
     }

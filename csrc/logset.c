@@ -502,6 +502,18 @@ static int load_config(sc_logset *set, sc_logset_entry *e) {
     return rc;
 }
 
+/* <dir>/.managed: a standalone writable open of the log refuses it (the set
+ * holds the lock for all its logs, not one per log). */
+static int mark_managed(const char *dir) {
+    char *p = sc_path_join(dir, SC_MANAGED_FILE);
+    if (!p) return ENOMEM;
+    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? errno : 0;
+    if (fd >= 0) close(fd);
+    free(p);
+    return rc;
+}
+
 static int open_entry(sc_logset *set, sc_logset_entry *e) {
     int rc = load_config(set, e);
     if (rc) return rc;
@@ -580,6 +592,7 @@ int sc_logset_get(sc_logset *set, const char *name, int mode, const sc_log_confi
             goto out;
         }
         if (mkdir(dir, 0755) != 0 && errno != EEXIST) rc = errno;
+        if (!rc) rc = mark_managed(dir);
         if (!rc && mask) rc = config_write(dir, overrides, mask, probe.flush != SC_FLUSH_NEVER);
         if (!rc && (rc = insert(set, name, &e)) == 0) {
             e->overrides = *overrides;

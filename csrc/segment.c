@@ -52,6 +52,7 @@ static int segment_new(const char *dir, int64_t base_offset, const sc_log_config
     seg->first_timestamp = SC_TS_NONE;
     seg->last_time_entry = SC_TS_NONE;
     seg->damage_position = UINT64_MAX;
+    seg->next_bound = INT64_MAX;
     seg->map_capacity = cfg->segment_bytes + cfg->max_batch_bytes;
     seg->ocap = sc_index_capacity_for(cfg, SC_OFFSET_ENTRY_SIZE);
     seg->tcap = sc_index_capacity_for(cfg, SC_TIME_ENTRY_SIZE);

@@ -28,13 +28,6 @@ int sc_frame_at(const uint8_t *p, uint64_t avail, sc_frame *f) {
     return 0;
 }
 
-/* Whether a batch framed as f may follow a batch ending at expect_min in seg,
- * whose batches end at or before seg_next. */
-static int chains(const sc_segment *seg, const sc_frame *f, int64_t expect_min, int64_t seg_next) {
-    return f->base_offset >= expect_min && f->next_offset <= seg_next &&
-           f->next_offset - 1 - seg->base_offset <= (int64_t)UINT32_MAX;
-}
-
 /* A lookup caught the index lying: stop using it, have it rebuilt. */
 static void suspect(sc_segment *seg) {
     if (!atomic_exchange(&seg->index_suspect, 1) && !seg->readonly) sc_bg_rebuild_index(NULL);
@@ -71,7 +64,7 @@ int sc_segment_locate(sc_segment *seg, const sc_map *map, uint64_t limit, int64_
             if (f.base_offset != exact) rc = SC_ECORRUPT;
             else expect_min = exact;
         }
-        if (rc == 0 && !chains(seg, &f, expect_min, seg_next)) rc = SC_ECORRUPT;
+        if (rc == 0 && !sc_chains(seg, &f, expect_min, seg_next)) rc = SC_ECORRUPT;
         if (rc != 0 && exact >= 0) {
             /* The index named a position that is not the batch it claims: it
              * lies.  Answer from a walk of the log; rebuild it later. */
@@ -85,6 +78,13 @@ int sc_segment_locate(sc_segment *seg, const sc_map *map, uint64_t limit, int64_
         if (rc) return rc;
         exact = -1;
         if (f.next_offset > offset) {
+            /* Where offsets may skip, a baseOffset damaged upward would still
+             * chain: the batch after it must chain on from it too. */
+            sc_frame g;
+            if (seg->gaps && pos + f.size < limit &&
+                (sc_frame_at(base + pos + f.size, limit - pos - f.size, &g) != 0 ||
+                 !sc_chains(seg, &g, f.next_offset, seg_next)))
+                return SC_ECORRUPT;
             *position = pos;
             *frame = f;
             return 0;
@@ -177,9 +177,13 @@ int sc_segment_scan(sc_segment *seg, const sc_log_config *cfg, uint64_t from, ui
                 break;
             }
         }
-        if (h.base_offset < expect_min ||
+        if ((seg->gaps ? h.base_offset < expect_min : h.base_offset != expect_min) ||
             h.base_offset - seg->base_offset > (int64_t)UINT32_MAX - h.last_offset_delta) {
             *why = "batch base offset out of sequence";
+            break;
+        }
+        if (h.base_offset + h.last_offset_delta + 1 > seg->next_bound) {
+            *why = "batch runs past the next segment's base offset";
             break;
         }
         if (note) {

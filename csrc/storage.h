@@ -30,6 +30,7 @@
 #include "sc_internal.h"
 
 #define SC_SEGMENT_NAME_DIGITS 20
+#define SC_MANAGED_FILE ".managed" /* in the directory of a log that belongs to a log set */
 #define SC_TS_NONE INT64_MIN /* max timestamp of a segment with no batch */
 
 /* ------------------------------------------------------------------ index */
@@ -178,6 +179,8 @@ struct sc_segment {
     sc_index tindex;
     size_t ocap, tcap;           /* index capacities this segment was opened with */
     int sealed;
+    int gaps;                    /* compaction rewrote it: offsets may skip between batches */
+    int64_t next_bound;          /* recovery: the next segment file's base (INT64_MAX: none) */
     _Atomic int index_suspect;   /* a lookup caught the index lying: walk, rebuild later */
     uint64_t damage_position;    /* first damaged byte recovery found, UINT64_MAX if none */
     uint64_t map_capacity;       /* bytes to map for reads */
@@ -247,6 +250,17 @@ typedef struct sc_frame {
     int64_t max_timestamp;
 } sc_frame;
 int sc_frame_at(const uint8_t *p, uint64_t avail, sc_frame *f);
+
+/* Whether a batch framed as f may follow a batch ending at expect_min in seg,
+ * whose batches end at or before seg_next: right after it, or (in a segment
+ * compaction rewrote) past a gap.  A baseOffset is outside the CRC: this is
+ * what catches one that was damaged. */
+static inline int sc_chains(const sc_segment *seg, const sc_frame *f, int64_t expect_min,
+                            int64_t seg_next) {
+    return (seg->gaps ? f->base_offset >= expect_min : f->base_offset == expect_min) &&
+           f->next_offset <= seg_next &&
+           f->next_offset - 1 - seg->base_offset <= (int64_t)UINT32_MAX;
+}
 
 /* Position of the batch holding `offset` (or the first batch after it) in a
  * pinned segment, from the offset index then a header walk of the mapped
@@ -341,7 +355,8 @@ struct sc_log {
     int64_t meta_seq;
     int64_t recovery_offset;     /* every batch below it was durable */
     int64_t first_dirty;         /* the cleaner checkpoint: compacted below it */
-    int64_t meta_start_written, meta_recovery_written, meta_dirty_written;
+    int64_t gaps_below;          /* segments based below it may skip offsets (compaction) */
+    int64_t meta_start_written, meta_recovery_written, meta_dirty_written, meta_gaps_written;
     pthread_mutex_t compact_mu;  /* one compaction at a time */
 
     /* waiters and watches */
@@ -382,6 +397,8 @@ static inline sc_segment *sc_log_active(sc_log *log) { return log->segs[log->nse
 
 /* Writer-side helpers (append_mu held). */
 int sc_log_roll(sc_log *log);
+/* Undo a roll whose new active segment got nothing (the append after it failed). */
+void sc_log_unroll(sc_log *log);
 int sc_log_sync_locked(sc_log *log, uint64_t target);
 int sc_log_retention_locked(sc_log *log, int64_t now_ms, uint32_t *deleted);
 /* Remove segments [0, n): renamed first (all or none), then dropped and unlinked. */
@@ -413,6 +430,7 @@ typedef struct sc_meta {
     int64_t start_offset;
     int64_t recovery_offset;
     int64_t first_dirty;
+    int64_t gaps_below;
     uint8_t boot_id[16];
     uint64_t seq;          /* of the slot read: the next write continues from it */
 } sc_meta;

@@ -407,7 +407,8 @@ typedef struct sc_pin sc_pin;
 
 /* Open (creating if needed) the log in directory dir.  Takes an exclusive
  * advisory lock on the directory: a second writable open, in any process,
- * fails with EWOULDBLOCK.  With SC_OPEN_READONLY the log must exist, no lock
+ * fails with EWOULDBLOCK; a log that belongs to a log set (its .managed file)
+ * fails with SC_EBUSY (open it through the set, or read-only).  With SC_OPEN_READONLY the log must exist, no lock
  * is taken and nothing is written: the handle sees batches a writer (in this
  * or another process) appends, as whole CRC-valid batches only.  report may
  * be NULL. */
@@ -500,6 +501,8 @@ typedef struct sc_log_slice {
     int64_t base_offset;         /* baseOffset of the first batch */
     int64_t next_offset;         /* last offset of the last batch + 1 */
     int64_t segment_base_offset;
+    int exact;                   /* 1: each batch starts where the one before ends (no
+                                  * compaction gaps): a reader can check that it does */
 } sc_log_slice;
 
 /* The whole batches from the one holding `offset`, within one segment: as many

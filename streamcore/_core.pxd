@@ -264,6 +264,7 @@ cdef extern from "streamcore.h" nogil:
         int64_t base_offset
         int64_t next_offset
         int64_t segment_base_offset
+        int exact
 
     int sc_log_read(sc_log *log, int64_t offset, size_t max_bytes, sc_log_slice *out)
     void sc_log_slice_release(sc_log_slice *slice)
@@ -352,6 +353,7 @@ cdef class BatchView:
     cdef readonly int64_t next_offset
     cdef readonly uint64_t position
     cdef readonly int64_t segment_base_offset
+    cdef readonly bint exact   # batches follow on without gaps (a segment compaction never rewrote)
 
 
 cdef class FileSlice:

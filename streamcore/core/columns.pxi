@@ -60,20 +60,28 @@ cdef object _numpy():
     return _np
 
 
-cdef int _verify_crcs(const uint8_t *p, size_t n, int64_t through_offset) except -1:
-    """CRC-check each batch of [p, p + n) up to the one holding through_offset
-    (up to 64 MiB: without the GIL)."""
+cdef int _verify_crcs(const uint8_t *p, size_t n, int64_t through_offset, int64_t first,
+                      bint exact) except -1:
+    """CRC-check each batch of [p, p + n) up to the one holding through_offset,
+    and that each follows on from the one before (the first at `first`; past a
+    gap only where compaction rewrote the segment: `exact` says).  Up to
+    64 MiB: without the GIL."""
     cdef size_t pos = 0, size
     cdef sc_batch_header h
     cdef sc_error err
     cdef int rc = 0
-    cdef bint bad_crc = False
+    cdef bint bad_crc = False, bad_chain = False
+    cdef int64_t expect = first
     with nogil:
         while pos < n:
             rc = sc_batch_size(p + pos, n - pos, &size, &h, &err)
             if rc:
                 err.position += pos
                 break
+            if (h.base_offset != expect) if exact else (h.base_offset < expect):
+                bad_chain = True
+                break
+            expect = h.base_offset + h.last_offset_delta + 1
             if sc_crc32c(0, p + pos + SC_BATCH_ATTRIBUTES_OFFSET, size - SC_BATCH_ATTRIBUTES_OFFSET) != h.crc:
                 bad_crc = True
                 break
@@ -84,6 +92,9 @@ cdef int _verify_crcs(const uint8_t *p, size_t n, int64_t through_offset) except
         _raise(rc, "stored batch", &err)
     if bad_crc:
         raise CorruptBatchError(f"stored batch at offset {h.base_offset}: CRC mismatch")
+    if bad_chain:
+        raise CorruptBatchError(f"stored batch at offset {h.base_offset}: baseOffset does not "
+                                f"follow on from offset {expect}")
     return 0
 
 
@@ -121,7 +132,8 @@ cdef object _read_columns(Log log, int64_t offset, size_t max_records, size_t ma
                 return _read_columns_decoded(view, consumed, offset, max_records)
             _raise(rc, f"read columns at offset {offset}", &err)
         if n:
-            _verify_crcs(<const uint8_t *>buf.buf, <size_t>buf.len, o[n - 1])
+            _verify_crcs(<const uint8_t *>buf.buf, <size_t>buf.len, o[n - 1], view.base_offset,
+                         view.exact)
     finally:
         PyBuffer_Release(&buf)
     return Columns(view, offsets[:n], timestamps[:n], key_starts[:n], key_lengths[:n],

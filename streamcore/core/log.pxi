@@ -109,10 +109,10 @@ cdef object _recovery_report(const sc_recovery_report *r):
 
 
 def _checked_batches(Log log, BatchView view):
-    """The batches of a view read from log, each CRC- and framing-checked; a
-    bad one raises CorruptBatchError saying where it is stored."""
+    """The batches of a view read from log, checked (BatchView.batches); a bad
+    one raises CorruptBatchError saying where it is stored."""
     where = f"log {log._path!r}, segment {view.segment_base_offset:020d}.log"
-    batches = iter_batches(view, validate=False)
+    batches = view.batches(validate=True)
     while True:
         try:
             batch = next(batches)
@@ -120,12 +120,6 @@ def _checked_batches(Log log, BatchView view):
             return
         except CorruptBatchError as exc:
             raise CorruptBatchError(f"{where}, batches from position {view.position}: {exc}") from None
-        try:
-            batch.validate(stored=True)
-        except CorruptBatchError as exc:
-            raise CorruptBatchError(
-                f"{where}, position {view.position + batch.position}, batch at offset "
-                f"{batch.base_offset}: {exc}") from None
         yield batch
 
 

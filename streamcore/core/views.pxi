@@ -69,10 +69,20 @@ cdef class BatchView:
         self.release()
 
     def batches(self, *, bint validate=True):
-        """The Batch objects in this view (each checked as a stored batch)."""
+        """The Batch objects in this view.  With validate, each is checked as a
+        stored batch (CRC, framing) and must follow on from the one before:
+        right after it, or past a gap in a segment compaction rewrote (a
+        baseOffset is outside the CRC: this is what catches a damaged one)."""
+        expect = self.base_offset
         for batch in iter_batches(self, validate=False):
             if validate:
                 batch.validate(stored=True)
+                if (batch.base_offset != expect if self.exact else batch.base_offset < expect) or \
+                        batch.next_offset > self.next_offset:
+                    raise CorruptBatchError(
+                        f"batch at position {batch.position} of the view: baseOffset "
+                        f"{batch.base_offset} does not follow on from offset {expect}")
+                expect = batch.next_offset
             yield batch
 
     def records(self, min_offset=None):
@@ -102,6 +112,7 @@ cdef BatchView _view_from_slice(sc_log_slice *s):
     v.next_offset = s.next_offset
     v.position = s.position
     v.segment_base_offset = s.segment_base_offset
+    v.exact = s.exact != 0
     return v
 
 

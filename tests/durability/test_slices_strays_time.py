@@ -95,11 +95,6 @@ def test_stray_files_are_set_aside(tmp_path: Path, kind: str) -> None:
     assert seg_bases(path) == bases
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a copy of a later segment named below the first segment is adopted as the first "
-    "segment (nothing before it to contradict it) and the real segments after it are "
-    "set aside as overlapping it; misplaced() could also check the first batch against "
-    "the next segment's base"))
 def test_copy_below_the_first_segment_is_set_aside(tmp_path: Path) -> None:
     path, model, bases = build(tmp_path)
     with streamcore.Log(path, **CFG) as log:
