@@ -374,6 +374,29 @@ static void drop_files_after(sc_log *log, const int64_t *bases, size_t from, siz
     }
 }
 
+/* A listing taken while a writer rolls may leave out a file created during
+ * it while showing a later one (readdir promises nothing about entries added
+ * meanwhile). A read-only open therefore asks for the file named after the
+ * offset its last segment ends at before it moves on to the next listed one. */
+static int fill_missed(sc_log *log, int64_t **bases, size_t *n, size_t i) {
+    int64_t want = atomic_load(&sc_log_active(log)->next_offset);
+    if (want >= (*bases)[i] || want <= sc_log_active(log)->base_offset) return 0;
+    char name[48];
+    snprintf(name, sizeof name, "%020" PRId64 ".log", want);
+    char *path = sc_path_join(log->dir, name);
+    if (!path) return ENOMEM;
+    int exists = access(path, F_OK) == 0;
+    free(path);
+    if (!exists) return 0;
+    int64_t *v = realloc(*bases, (*n + 1) * sizeof *v);
+    if (!v) return ENOMEM;
+    memmove(v + i + 1, v + i, (*n - i) * sizeof *v);
+    v[i] = want;
+    *bases = v;
+    (*n)++;
+    return 0;
+}
+
 static int open_segments(sc_log *log, int clean, int same_boot, sc_recovery_report *rep) {
     int64_t *bases = NULL;
     size_t n = 0;
@@ -400,6 +423,7 @@ static int open_segments(sc_log *log, int clean, int same_boot, sc_recovery_repo
     }
     n = kept;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (readonly && log->nsegs > 0 && (rc = fill_missed(log, &bases, &n, i)) != 0) break;
         int active = i == n - 1 && !readonly, missing = 0;
         if (log->nsegs > 0) {
             sc_segment *prev = sc_log_active(log);
