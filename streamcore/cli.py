@@ -6,6 +6,9 @@
     streamcore verify PATH [--json]             check CRCs, framing, offsets and
                                                 indexes; exit 1 on damage
     streamcore bench [ARGS...]                  the ratio benchmarks
+    streamcore serve [--data DIR] [--kafka HOST:PORT] ...
+                                                the server: Kafka wire protocol
+                                                (and the other faces installed)
 
 This module only wires the command line: the commands live in
 ``streamcore.tools.dump``, ``streamcore.tools.verify`` (read-only tools over
@@ -83,6 +86,13 @@ def cmd_bench(argv: list[str]) -> int:
         raise UsageError(f"streamcore bench needs a missing package: {exc}") from None
     rc = benchmark.main(argv)
     return int(rc) if rc is not None else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> bool:
+    """``streamcore serve``: runs until SIGINT/SIGTERM; False if it could not start."""
+    from .server.serve import main as serve_main
+
+    return serve_main(args) == 0
 
 
 # ------------------------------------------------------------------ parser
@@ -188,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
         path_help="log directory or segment file",
         add_options=_verify_options,
     )
+    from .server.serve import add_arguments as serve_arguments
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the server (Kafka wire protocol) over a data directory",
+        description=(
+            "Serve the data directory over the Kafka wire protocol (and every other face"
+            " installed), one listener each; print one 'streamcore: FACE listening on"
+            " HOST:PORT' line per listener when ready; shut down cleanly on SIGINT or SIGTERM."
+        ),
+    )
+    serve_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
     sub.add_parser(
         "bench",
         help="run the ratio benchmarks (arguments go to streamcore.benchmark)",
