@@ -34,6 +34,7 @@ from ._core import (
     iter_records,
     now_ms,
 )
+from .broker import LogBroker, murmur2, partition_for
 from .errors import (
     CorruptBatchError,
     LogBusyError,
@@ -89,4 +90,7 @@ __all__ = [
     "StorageError",
     "StreamcoreError",
     "UnsupportedCodecError",
+    "LogBroker",
+    "murmur2",
+    "partition_for",
 ]

@@ -31,6 +31,7 @@ from .errors import (
     TopicExistsError,
     UnknownTopicOrPartitionError,
 )
+from .offsets import OffsetStore
 from .producers import PartitionProducers, ProducerIds
 from .storage import open_manager
 
@@ -95,6 +96,7 @@ class LogBroker:
         self.producer_ids = ProducerIds(state.next_producer_id, self._reserve_producer_ids)
         if OFFSETS_TOPIC not in self._topics:
             self._create(OFFSETS_TOPIC, 1, dict(_OFFSETS_TOPIC_CONFIG), internal=True)
+        self.offsets = OffsetStore(self.log(OFFSETS_TOPIC, 0))
 
     # ------------------------------------------------------------------ metadata log
 
@@ -160,6 +162,7 @@ class LogBroker:
             raise InvalidTopicError(f"{name} is an internal topic and cannot be deleted")
         self._write_meta(md.topic_key(name), None)
         del self._topics[name]
+        self.offsets.delete_partitions(name)
         for p in range(t.partitions):
             self._logs.pop((name, p), None)
             self._producers.pop((name, p), None)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...broker import LogBroker
+from ...broker.groups import GroupCoordinator
 from .connection import Connection
 from .handlers import ServerState
 from .transport import MemoryBudget
@@ -56,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="connections served at once; more are closed on accept")
     g.add_argument("--connections-max-idle-ms", type=int, default=600_000, metavar="MS",
                    help="close connections idle this long (default 10 minutes)")
+    g.add_argument("--group-initial-rebalance-delay-ms", type=int, default=3000, metavar="MS",
+                   help="how long a new group waits for more members (default 3000)")
+    g.add_argument("--group-min-session-timeout-ms", type=int, default=6000, metavar="MS",
+                   help="shortest consumer session timeout accepted (default 6000)")
+    g.add_argument("--group-max-session-timeout-ms", type=int, default=1_800_000, metavar="MS",
+                   help="longest consumer session timeout accepted (default 1800000)")
 
 
 def enabled(args: argparse.Namespace) -> bool:
@@ -164,6 +171,12 @@ async def start(args: argparse.Namespace, data_dir: str) -> KafkaListener:
         broker.close()
         raise
     listener = KafkaListener(args, broker, sock)
+    listener.srv.groups = GroupCoordinator(
+        broker.offsets,
+        min_session_timeout_ms=args.group_min_session_timeout_ms,
+        max_session_timeout_ms=args.group_max_session_timeout_ms,
+        initial_rebalance_delay_ms=args.group_initial_rebalance_delay_ms,
+    )
     listener.start()
     return listener
 
