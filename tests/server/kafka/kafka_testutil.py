@@ -31,11 +31,13 @@ class Server:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> Server:
+    def start(self, same_port: bool = False) -> Server:
+        """Start it: on a free port, or on the port it had (after a kill)."""
+        port = self.port if same_port else 0
         err = open(self.stderr_path, "a")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamcore", "serve", "--data", str(self.data_dir),
-             "--kafka", "127.0.0.1:0", "--log-level", "info", *self.args],
+             "--kafka", f"127.0.0.1:{port}", "--log-level", "info", *self.args],
             stdout=subprocess.PIPE, stderr=err, text=True,
         )
         err.close()
