@@ -187,6 +187,24 @@ def parse_key(buf: bytes) -> tuple[str, str, str | None, int]:
     return "group", group, None, -1
 
 
+def assigned_partitions(assignment: bytes) -> list[tuple[str, int]]:
+    """The partitions a consumer's assignment (ConsumerProtocolAssignment) names.
+
+    int16 version, int32 n, n x (string topic, int32 m, m x int32 partition),
+    then user data; anything unreadable names nothing.
+    """
+    out: list[tuple[str, int]] = []
+    try:
+        r = _Reader(assignment)
+        r.i16()
+        for _ in range(max(r.i32(), 0)):
+            topic = r.string() or ""
+            out += [(topic, r.i32()) for _ in range(max(r.i32(), 0))]
+    except (ValueError, struct.error):
+        return []
+    return out
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 

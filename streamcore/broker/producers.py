@@ -108,7 +108,6 @@ class PartitionProducers:
             for b in iter_batches(view, validate=False):
                 state._update_from_batch(b)
             at = view.next_offset
-            view.release()
         return state
 
 
