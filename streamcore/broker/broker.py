@@ -8,7 +8,9 @@ producer-id blocks in the internal compacted log ``__cluster_metadata-0``
 partition (``producers.py``).
 
 The broker is single-threaded: call it from one thread (the server's event
-loop).  Everything it answers is durable by the logs' flush policy.
+loop).  ``produce`` returns once the batch is written; with ``flush="always"``
+it is durable once ``await broker.durable(result)`` returns (a background
+fdatasync shared by every writer), which is when a server acknowledges it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._core import LogManager
 from . import config as topic_config
 from . import metadata as md
 from .batches import check_produce_batch
@@ -33,7 +36,6 @@ from .errors import (
 )
 from .offsets import OffsetStore
 from .producers import PartitionProducers, ProducerIds
-from .storage import open_manager
 
 OFFSETS_TOPIC = "__consumer_offsets"
 MAX_TOPIC_NAME = 249
@@ -62,7 +64,9 @@ def check_topic_name(name: str) -> None:
 @dataclass(frozen=True)
 class ProduceResult:
     base_offset: int
+    last_offset: int
     log_start_offset: int
+    log: Any  # the partition's Log, to wait on for durability
     duplicate: bool = False
 
 
@@ -82,8 +86,9 @@ class LogBroker:
         self.data_dir = os.fspath(data_dir)
         self.default_partitions = default_partitions
         self.auto_create_topics = auto_create_topics
-        self._mgr = open_manager(os.path.join(self.data_dir, "topics"), **log_defaults)
-        self._meta_log = self._mgr.open(md.METADATA_LOG, **topic_config.log_options(
+        self.flush_mode: str = log_defaults.get("flush", "never")
+        self._mgr = LogManager(os.path.join(self.data_dir, "topics"), **log_defaults)
+        self._meta_log = self._open_log(md.METADATA_LOG, topic_config.log_options(
             {"cleanup.policy": "compact", "segment.bytes": "16777216"}))
         state = md.replay(self._meta_log.records())
         self._topics: dict[str, md.TopicInfo] = state.topics
@@ -97,6 +102,23 @@ class LogBroker:
         if OFFSETS_TOPIC not in self._topics:
             self._create(OFFSETS_TOPIC, 1, dict(_OFFSETS_TOPIC_CONFIG), internal=True)
         self.offsets = OffsetStore(self.log(OFFSETS_TOPIC, 0))
+        self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Delete logs no topic owns (a crash came between a topic's deletion and its logs')."""
+        owned = {md.METADATA_LOG} | {
+            f"{t.name}-{p}" for t in self._topics.values() for p in range(t.partitions)
+        }
+        for name in self._mgr.names():
+            if name not in owned:
+                self._mgr.delete(name)
+
+    def _open_log(self, name: str, options: dict[str, Any]) -> Any:
+        """A log, created with ``options`` if absent (an existing one keeps its persisted
+        options: configure() changes them)."""
+        if name in self._mgr:
+            return self._mgr.get(name)
+        return self._mgr.create(name, **options)
 
     # ------------------------------------------------------------------ metadata log
 
@@ -203,8 +225,8 @@ class LogBroker:
         self._write_meta(md.topic_key(name), md.topic_value(t))
         options = topic_config.log_options(t.configs)
         for p in range(t.partitions):
+            self.log(name, p)  # exists, with its old options
             self._mgr.configure(f"{name}-{p}", **options)
-            self._logs.pop((name, p), None)
 
     def topic_config(self, name: str) -> dict[str, str]:
         return topic_config.effective(self.topic(name).configs)
@@ -221,7 +243,7 @@ class LogBroker:
                 raise UnknownTopicOrPartitionError(
                     f"This server does not host this topic-partition: {topic}-{partition}"
                 )
-            log = self._mgr.open(f"{topic}-{partition}", **topic_config.log_options(t.configs))
+            log = self._open_log(f"{topic}-{partition}", topic_config.log_options(t.configs))
             self._logs[key] = log
         return log
 
@@ -245,11 +267,17 @@ class LogBroker:
             producers = self._producer_state(topic, partition, log)
             original = producers.check(h)
             if original is not None:
-                return ProduceResult(original[0], log.start_offset, duplicate=True)
-        first, last = log.append_batch_info(records)
+                first, last = original
+                return ProduceResult(first, last, log.start_offset, log, duplicate=True)
+        first, last = log.append_batch_info(records, sync=False)
         if producers is not None:
             producers.update(h, first, last)
-        return ProduceResult(first, log.start_offset)
+        return ProduceResult(first, last, log.start_offset, log)
+
+    async def durable(self, result: ProduceResult) -> None:
+        """Return once a produced batch is on disk, when the logs fsync before acknowledging."""
+        if self.flush_mode == "always":
+            await result.log.wait_durable_async(result.last_offset + 1)
 
     def _producer_state(self, topic: str, partition: int, log: Any) -> PartitionProducers:
         key = (topic, partition)

@@ -139,7 +139,7 @@ class KafkaListener:
         self.srv.stopping.set()
         for conn, task in list(self._connections.items()):
             conn.closing = True
-            if not conn.busy:
+            if not conn.reading:  # waiting for a request: stop; queued answers still go out
                 task.cancel()
         pending = list(self._connections.values())
         if pending:

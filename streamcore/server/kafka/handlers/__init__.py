@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from ..codec import Struct
 from . import configs, fetch, groups, list_offsets, metadata, offsets, produce, topics
-from .context import CloseConnection, Request, ServerState
+from .context import CloseConnection, Deferred, Request, ServerState
 
-Handler = Callable[[ServerState, Request], Awaitable[Struct | None]]
+Handler = Callable[[ServerState, Request], Awaitable[Struct | Deferred | None]]
 
 HANDLERS: dict[int, Handler] = {
     0: produce.produce,
@@ -36,4 +36,4 @@ HANDLERS: dict[int, Handler] = {
     44: configs.incremental_alter_configs,
 }
 
-__all__ = ["HANDLERS", "Handler", "Request", "ServerState", "CloseConnection"]
+__all__ = ["HANDLERS", "Handler", "Request", "ServerState", "CloseConnection", "Deferred"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,14 @@ class Request:
     client_id: str | None
     client_host: str
     body: Struct
+
+
+class Deferred:
+    """A response that is ready once ``awaitable`` is: the connection reads the next
+    request meanwhile and still answers in order (a produce waiting for its fsync)."""
+
+    def __init__(self, awaitable: Awaitable[Struct]) -> None:
+        self.awaitable = awaitable
 
 
 class CloseConnection(Exception):

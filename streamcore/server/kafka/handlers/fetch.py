@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
+from ...._core import wait_any_async
 from ....broker import ErrorCode, kafka_error_code
 from ..codec import Struct
 from .context import Request, ServerState
@@ -104,14 +105,15 @@ def _release(topics: list[Struct]) -> None:
 
 
 async def _wait_any(srv: ServerState, waits: list[tuple[Any, int]], timeout: float) -> None:
-    tasks = [asyncio.ensure_future(lg.wait_async(end, timeout)) for lg, end in waits]
-    tasks.append(asyncio.ensure_future(srv.stopping.wait()))
+    """Until a log has data past its end as it was, the timeout, or the server stopping."""
+    data = asyncio.ensure_future(wait_any_async(waits, timeout))
+    stop = asyncio.ensure_future(srv.stopping.wait())
     try:
-        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((data, stop), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in tasks:
+        for t in (data, stop):
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(data, stop, return_exceptions=True)
 
 
 async def fetch(srv: ServerState, r: Request) -> Struct:

@@ -4,17 +4,19 @@ Each partition's batch goes to ``LogBroker.produce`` as the bytes of the
 request frame (no copy); the core checks its CRC and framing and appends it.
 acks=0 gets no response, and an error then closes the connection so the
 producer notices, as Kafka does.  InitProducerId hands out a new producer id
-at epoch 0; transactions are not supported.
+at epoch 0; transactions are not supported.  When the logs fsync before
+acknowledging (``--flush always``) the response is deferred until every batch
+of the request is durable; the connection meanwhile reads on.
 """
 
 from __future__ import annotations
 
 import logging
 
-from ....broker import ErrorCode, kafka_error_code
+from ....broker import ErrorCode, ProduceResult, kafka_error_code
 from ....broker.errors import BrokerError, InvalidRecordError
 from ..codec import Struct
-from .context import CloseConnection, Request, ServerState
+from .context import CloseConnection, Deferred, Request, ServerState
 
 log = logging.getLogger("streamcore.kafka")
 
@@ -40,12 +42,13 @@ def _failed(index: int, exc: BaseException) -> Struct:
     return out
 
 
-async def produce(srv: ServerState, r: Request) -> Struct | None:
+async def produce(srv: ServerState, r: Request) -> Struct | Deferred | None:
     body = r.body
     acks = body["acks"]
     broker = srv.broker
     zstd_allowed = r.version >= ZSTD_MIN_VERSION
     failed = False
+    written = []
     responses = []
     for topic in body["topic_data"]:
         name = topic["name"]
@@ -63,6 +66,7 @@ async def produce(srv: ServerState, r: Request) -> Struct | None:
                 failed = True
                 parts.append(_failed(index, exc))
                 continue
+            written.append(res)
             parts.append(
                 {
                     "index": index,
@@ -77,7 +81,16 @@ async def produce(srv: ServerState, r: Request) -> Struct | None:
         if failed:
             raise CloseConnection("acks=0 produce failed")
         return None
-    return {"responses": responses, "throttle_time_ms": 0}
+    response = {"responses": responses, "throttle_time_ms": 0}
+    if broker.flush_mode == "always" and written:
+        return Deferred(_when_durable(srv, written, response))
+    return response
+
+
+async def _when_durable(srv: ServerState, written: list[ProduceResult], response: Struct) -> Struct:
+    for res in written:
+        await srv.broker.durable(res)
+    return response
 
 
 async def init_producer_id(srv: ServerState, r: Request) -> Struct:
