@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,6 +273,15 @@ class LogBroker:
         if producers is not None:
             producers.update(h, first, last)
         return ProduceResult(first, last, log.start_offset, log)
+
+    def compacted_logs(self) -> Iterator[tuple[str, md.TopicInfo, Any]]:
+        """(name, topic, log) of every log the cleaner looks after."""
+        yield md.METADATA_LOG, md.TopicInfo(md.METADATA_LOG, 1, {"cleanup.policy": "compact"}), \
+            self._meta_log
+        for t in list(self._topics.values()):
+            if topic_config.is_compacted(t.configs):
+                for p in range(t.partitions):
+                    yield f"{t.name}-{p}", t, self.log(t.name, p)
 
     async def durable(self, result: ProduceResult) -> None:
         """Return once a produced batch is on disk, when the logs fsync before acknowledging."""

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from ...broker import LogBroker
+from ...broker import LogBroker, cleaner
 from ...broker.groups import GroupCoordinator
 from .connection import Connection
 from .handlers import ServerState
@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="connections served at once; more are closed on accept")
     g.add_argument("--connections-max-idle-ms", type=int, default=600_000, metavar="MS",
                    help="close connections idle this long (default 10 minutes)")
+    g.add_argument("--log-cleaner-backoff-ms", type=int, default=15_000, metavar="MS",
+                   help="how often compacted topics are checked for cleaning (default 15000)")
     g.add_argument("--group-initial-rebalance-delay-ms", type=int, default=3000, metavar="MS",
                    help="how long a new group waits for more members (default 3000)")
     g.add_argument("--group-min-session-timeout-ms", type=int, default=6000, metavar="MS",
@@ -83,8 +85,10 @@ class KafkaListener:
         self._max_connections = args.max_connections
         self._idle_seconds = args.connections_max_idle_ms / 1000
         self._connections: dict[Connection, asyncio.Task[None]] = {}
+        self._cleaner_backoff = args.log_cleaner_backoff_ms / 1000
         self._accept_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
+        self._cleaner_task: asyncio.Task[None] | None = None
 
     @property
     def ready_line(self) -> str:
@@ -94,6 +98,9 @@ class KafkaListener:
     def start(self) -> None:
         self._accept_task = asyncio.create_task(self._accept())
         self._sweep_task = asyncio.create_task(self._sweep())
+        self._cleaner_task = asyncio.create_task(
+            cleaner.run(self.srv.broker, self._cleaner_backoff)
+        )
 
     async def _accept(self) -> None:
         loop = asyncio.get_running_loop()
@@ -132,9 +139,11 @@ class KafkaListener:
                     task.cancel()
 
     async def close(self) -> None:
-        for t in (self._accept_task, self._sweep_task):
+        for t in (self._accept_task, self._sweep_task, self._cleaner_task):
             if t is not None:
                 t.cancel()
+        if self._cleaner_task is not None:  # a compaction in its thread finishes first
+            await asyncio.gather(self._cleaner_task, return_exceptions=True)
         self._sock.close()
         self.srv.stopping.set()
         for conn, task in list(self._connections.items()):

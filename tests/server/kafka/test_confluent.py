@@ -271,3 +271,34 @@ def test_keyless_records_are_refused_on_compacted_topics(server: Any) -> None:
     p.flush(30)
     assert results[b"no key"].code() == ck.KafkaError.INVALID_RECORD
     assert results[b"keyed"] is None
+
+
+def test_delete_records_moves_the_start_offset(server: Any) -> None:
+    create_topic(server.bootstrap, "dr")
+    produce(server.bootstrap, "dr", [b"%d" % i for i in range(100)])
+    admin = AdminClient({"bootstrap.servers": server.bootstrap})
+    result = admin.delete_records([TopicPartition("dr", 0, 60)])
+    (done,) = [f.result(30) for f in result.values()]
+    assert done.low_watermark == 60
+    got = consume_assigned(server.bootstrap, "dr", 0, 40)  # from 0: reset to the start
+    assert [m.offset() for m in got] == list(range(60, 100))
+    beyond = TopicPartition("dr", 0, 101)
+    with pytest.raises(KafkaException) as exc:
+        list(admin.delete_records([beyond]).values())[0].result(30)
+    assert exc.value.args[0].code() == ck.KafkaError.OFFSET_OUT_OF_RANGE
+    server.restart()
+    c = Consumer({"bootstrap.servers": server.bootstrap, "group.id": "w"})
+    assert c.get_watermark_offsets(TopicPartition("dr", 0), timeout=10) == (60, 100)
+    c.close()
+
+
+def test_flush_always_acknowledges_durable_batches(serve: Any) -> None:
+    s = serve("--flush", "always")
+    create_topic(s.bootstrap, "sync", 2)
+    values = [b"%d" % i for i in range(3000)]
+    delivered = produce(s.bootstrap, "sync", values, acks="all", **{"enable.idempotence": True})
+    assert len(delivered) == len(values)
+    total = sum(len(consume_assigned(s.bootstrap, "sync", p,
+                                     sum(1 for m in delivered if m.partition() == p)))
+                for p in range(2))
+    assert total == len(values)
