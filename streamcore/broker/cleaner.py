@@ -72,7 +72,7 @@ async def clean_once(broker: Any) -> bool:
 async def run(broker: Any, backoff: float = BACKOFF_SECONDS) -> None:
     """Clean compacted logs until cancelled: again at once after progress, else after backoff."""
     if not hasattr(Log, "compact"):
-        log.warning("this storage core has no Log.compact: compacted topics are not cleaned")
+        log.info("this storage core has no Log.compact: compacted topics are not cleaned")
         return
     while True:
         try:
