@@ -302,3 +302,32 @@ def test_flush_always_acknowledges_durable_batches(serve: Any) -> None:
                                      sum(1 for m in delivered if m.partition() == p)))
                 for p in range(2))
     assert total == len(values)
+
+
+def test_static_member_restart_keeps_its_partitions_without_a_rebalance(server: Any) -> None:
+    create_topic(server.bootstrap, "st", 4)
+    revoked: list[str] = []
+
+    def make(instance: str) -> Any:
+        c = Consumer({"bootstrap.servers": server.bootstrap, "group.id": "static",
+                      "group.instance.id": instance, "session.timeout.ms": 10000,
+                      "heartbeat.interval.ms": 500, "enable.auto.commit": False})
+        c.subscribe(["st"], on_revoke=lambda cons, parts: revoked.append(instance)
+                    if parts else None)
+        return c
+
+    a, b = make("a"), make("b")
+    wait_for(lambda: (a.poll(0.05), b.poll(0.05),
+                      len(a.assignment()) == 2 and len(b.assignment()) == 2)[2])
+    before = sorted((tp.topic, tp.partition) for tp in a.assignment())
+    revoked.clear()
+    a.close()  # a static member leaves no LeaveGroup behind: its place is kept
+    a = make("a")
+    wait_for(lambda: (a.poll(0.05), b.poll(0.05), len(a.assignment()) == 2)[2])
+    for _ in range(20):
+        a.poll(0.05)
+        b.poll(0.05)
+    assert sorted((tp.topic, tp.partition) for tp in a.assignment()) == before
+    assert "b" not in revoked  # b kept its partitions throughout (a revokes its own on close)
+    a.close()
+    b.close()
