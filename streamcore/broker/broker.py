@@ -253,6 +253,8 @@ class LogBroker:
         """Append one producer batch as Kafka validates it; a retried batch is not rewritten."""
         log = self.log(topic, partition)
         t = self._topics[topic]
+        if t.internal:
+            raise InvalidTopicError(f"Cannot append to internal topic {topic}")
         overrides = t.configs
         h = check_produce_batch(
             records,

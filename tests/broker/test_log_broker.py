@@ -84,6 +84,9 @@ def test_topic_errors(broker: LogBroker) -> None:
         broker.delete_topic("__consumer_offsets")
     assert code(e) == ErrorCode.INVALID_TOPIC_EXCEPTION
     with pytest.raises(BrokerError) as e:
+        broker.produce("__consumer_offsets", 0, build_batch([b"x"], keys=[b"k"]))
+    assert code(e) == ErrorCode.INVALID_TOPIC_EXCEPTION
+    with pytest.raises(BrokerError) as e:
         broker.log("t", 2)
     assert code(e) == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 
