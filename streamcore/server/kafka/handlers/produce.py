@@ -11,6 +11,7 @@ of the request is durable; the connection meanwhile reads on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from ....broker import ErrorCode, ProduceResult, kafka_error_code
@@ -66,16 +67,15 @@ async def produce(srv: ServerState, r: Request) -> Struct | Deferred | None:
                 failed = True
                 parts.append(_failed(index, exc))
                 continue
-            written.append(res)
-            parts.append(
-                {
-                    "index": index,
-                    "error_code": 0,
-                    "base_offset": res.base_offset,
-                    "log_append_time_ms": -1,
-                    "log_start_offset": res.log_start_offset,
-                }
-            )
+            ok: Struct = {
+                "index": index,
+                "error_code": 0,
+                "base_offset": res.base_offset,
+                "log_append_time_ms": -1,
+                "log_start_offset": res.log_start_offset,
+            }
+            written.append((res, ok))
+            parts.append(ok)
         responses.append({"name": name, "partition_responses": parts})
     if acks == 0:
         if failed:
@@ -83,13 +83,25 @@ async def produce(srv: ServerState, r: Request) -> Struct | Deferred | None:
         return None
     response = {"responses": responses, "throttle_time_ms": 0}
     if broker.flush_mode == "always" and written:
-        return Deferred(_when_durable(srv, written, response))
+        return Deferred(_when_durable(srv, written, response, body["timeout_ms"]))
     return response
 
 
-async def _when_durable(srv: ServerState, written: list[ProduceResult], response: Struct) -> Struct:
-    for res in written:
-        await srv.broker.durable(res)
+async def _when_durable(
+    srv: ServerState, written: list[tuple[ProduceResult, Struct]], response: Struct,
+    timeout_ms: int,
+) -> Struct:
+    """The response once every batch is on disk; REQUEST_TIMED_OUT for those still not
+    after the request's timeout, if it gives one (their bytes stay: a retry of an
+    idempotent producer's batch is then acknowledged as a duplicate)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_ms / 1000 if timeout_ms > 0 else None
+    for res, part in written:
+        left = None if deadline is None else max(deadline - loop.time(), 0.0)
+        try:
+            await asyncio.wait_for(srv.broker.durable(res), left)
+        except asyncio.TimeoutError:
+            part.update(error_code=int(ErrorCode.REQUEST_TIMED_OUT), base_offset=-1)
     return response
 
 
