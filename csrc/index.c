@@ -119,6 +119,9 @@ int sc_index_reserve(sc_index *ix, uint32_t entries) {
     if (step > RESERVE_MAX) step = RESERVE_MAX;
     uint64_t target = (need + step - 1) / step * step;
     if (target > ix->capacity) target = ix->capacity;
+    /* Whole entries only: a partial one would read as a torn last entry. */
+    target = target / ix->entry_size * ix->entry_size;
+    if (target < need) target += ix->entry_size;
     int fd = open(ix->path, O_RDWR | O_CLOEXEC);
     if (fd < 0) return errno;
     int rc = sc_os_preallocate(fd, target);

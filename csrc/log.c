@@ -205,6 +205,79 @@ static int list_segments(const char *dir, int writable, int64_t **out, size_t *n
     return 0;
 }
 
+/* The offset after the last whole batch of the file at path (headers only). */
+static int64_t file_next_offset(const char *path, int64_t base) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return base;
+    int64_t next = base;
+    uint64_t pos = 0;
+    uint8_t h[SC_BATCH_HEADER_SIZE];
+    while (pread(fd, h, sizeof h, (off_t)pos) == (ssize_t)sizeof h) {
+        sc_frame f;
+        if (sc_frame_at(h, UINT64_MAX, &f) != 0) break;
+        next = f.next_offset;
+        pos += f.size;
+    }
+    close(fd);
+    return next;
+}
+
+/* Finish what a crash interrupted in a compaction: a .cleaned file is an
+ * unfinished rewrite (removed); a .swap file is a finished one whose swap
+ * did not complete: the segments in its offset range go, then it takes its
+ * final name (compact.c describes the protocol). */
+static int finish_compaction(const char *dir, const int64_t *bases, size_t n) {
+    DIR *d = opendir(dir);
+    if (!d) return errno;
+    int64_t swaps[64];
+    size_t nswaps = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        size_t len = strlen(name);
+        if (len > 8 && strcmp(name + len - 8, ".cleaned") == 0) {
+            (void)unlinkat(dirfd(d), name, 0);
+        } else if (len == SC_SEGMENT_NAME_DIGITS + 9 && strcmp(name + SC_SEGMENT_NAME_DIGITS, ".log.swap") == 0 &&
+                   nswaps < 64) {
+            char stem[SC_SEGMENT_NAME_DIGITS + 5];
+            memcpy(stem, name, SC_SEGMENT_NAME_DIGITS);
+            strcpy(stem + SC_SEGMENT_NAME_DIGITS, ".log");
+            int64_t b = segment_name_base(stem);
+            if (b >= 0) swaps[nswaps++] = b;
+        }
+    }
+    closedir(d);
+    for (size_t k = 0; k < nswaps; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%020" PRId64 ".log.swap", swaps[k]);
+        char *path = sc_path_join(dir, name);
+        if (!path) return ENOMEM;
+        int64_t next = file_next_offset(path, swaps[k]);
+        free(path);
+        static const char *const suffixes[3] = {".log", ".index", ".timeindex"};
+        for (size_t i = 0; i < n; i++) {
+            if (bases[i] < swaps[k] || bases[i] >= next) continue;
+            for (int j = 0; j < 3; j++) {
+                snprintf(name, sizeof name, "%020" PRId64 "%s", bases[i], suffixes[j]);
+                char *p = sc_path_join(dir, name);
+                if (p) (void)unlink(p);
+                free(p);
+            }
+        }
+        for (int j = 0; j < 3; j++) {
+            char from[64];
+            snprintf(from, sizeof from, "%020" PRId64 "%s.swap", swaps[k], suffixes[j]);
+            snprintf(name, sizeof name, "%020" PRId64 "%s", swaps[k], suffixes[j]);
+            char *f = sc_path_join(dir, from), *t = sc_path_join(dir, name);
+            int rc = f && t && rename(f, t) != 0 && errno != ENOENT ? errno : 0;
+            free(f);
+            free(t);
+            if (rc) return rc;
+        }
+    }
+    return nswaps ? sc_os_fsync_dir(dir) : 0;
+}
+
 /* Rename a stray segment's files to <file>.stray: kept, never adopted. */
 static void set_aside(sc_log *log, int64_t base, sc_recovery_report *rep) {
     rep->set_aside++;
@@ -271,6 +344,12 @@ static int open_segments(sc_log *log, int clean, int same_boot, sc_recovery_repo
     size_t n = 0;
     int readonly = (log->flags & SC_OPEN_READONLY) != 0;
     int rc = list_segments(log->dir, !readonly, &bases, &n);
+    if (!rc && !readonly) {
+        rc = finish_compaction(log->dir, bases, n);
+        free(bases);
+        bases = NULL;
+        if (!rc) rc = list_segments(log->dir, 1, &bases, &n);
+    }
     if (rc) return rc;
     /* An empty file below the last is never a segment in use. */
     size_t kept = 0;
@@ -347,6 +426,7 @@ static sc_log *log_alloc(const char *dir, const sc_log_config *cfg, unsigned fla
     pthread_mutex_init(&log->seg_mu, NULL);
     pthread_mutex_init(&log->append_mu, NULL);
     pthread_mutex_init(&log->wait_mu, NULL);
+    pthread_mutex_init(&log->compact_mu, NULL);
     pthread_cond_init(&log->sync_cv, NULL);
     pthread_cond_init(&log->writers_cv, NULL);
     pthread_cond_init(&log->wait_cv, NULL);
@@ -370,12 +450,14 @@ int sc_log_open_in(const char *dir, const sc_log_config *cfg, const sc_open_para
     int readonly = (params->flags & SC_OPEN_READONLY) != 0;
     sc_meta meta;
     int rc = sc_meta_read(dir, &meta);
-    log->meta_start_written = log->meta_recovery_written = 0; /* what no file means */
+    log->meta_start_written = log->meta_recovery_written = log->meta_dirty_written = 0; /* no file */
     if (rc == 0) {
         log->recovery_offset = meta.recovery_offset;
+        log->first_dirty = meta.first_dirty;
         atomic_store(&log->start_offset, meta.start_offset);
         log->meta_start_written = meta.start_offset;
         log->meta_recovery_written = meta.recovery_offset;
+        log->meta_dirty_written = meta.first_dirty;
     } else if (rc == SC_ENOTFOUND) {
         rc = 0;
     }
@@ -548,6 +630,7 @@ void sc_log_destroy(sc_log *log) {
     pthread_mutex_destroy(&log->seg_mu);
     pthread_mutex_destroy(&log->append_mu);
     pthread_mutex_destroy(&log->wait_mu);
+    pthread_mutex_destroy(&log->compact_mu);
     pthread_cond_destroy(&log->sync_cv);
     pthread_cond_destroy(&log->writers_cv);
     pthread_cond_destroy(&log->wait_cv);

@@ -8,7 +8,8 @@
  *
  *   <dir>/.meta   two 64-byte slots, written alternately, each:
  *     "SCMETA01" | seq u64 | start_offset i64 | recovery_offset i64 |
- *     boot_id[16] | 12 zero bytes | crc32c u32 of the 60 bytes before it
+ *     boot_id[16] | first_dirty i64 (the cleaner checkpoint) | 4 zero bytes |
+ *     crc32c u32 of the 60 bytes before it
  *
  * A reader takes the valid slot with the higher seq, so a torn write of one
  * slot leaves the other; a write that never reached the disk leaves older
@@ -33,7 +34,8 @@ static int slot_decode(const uint8_t *p, uint64_t *seq, sc_meta *m) {
     m->start_offset = (int64_t)sc_load_be64(p + 16);
     m->recovery_offset = (int64_t)sc_load_be64(p + 24);
     memcpy(m->boot_id, p + 32, 16);
-    return m->start_offset >= 0 && m->recovery_offset >= 0;
+    m->first_dirty = (int64_t)sc_load_be64(p + 48);
+    return m->start_offset >= 0 && m->recovery_offset >= 0 && m->first_dirty >= 0;
 }
 
 int sc_meta_read(const char *dir, sc_meta *out) {
@@ -62,6 +64,7 @@ int sc_meta_read(const char *dir, sc_meta *out) {
 int sc_meta_write(sc_log *log, int sync) {
     int64_t start = atomic_load(&log->start_offset);
     int64_t recovery = log->recovery_offset;
+    int64_t dirty = log->first_dirty;
     uint8_t boot[16] = {0};
     /* Logs of a set share the set's boot record; their meta changes only with
      * their offsets, so opening one writes nothing. */
@@ -69,10 +72,11 @@ int sc_meta_write(sc_log *log, int sync) {
     if (own_boot) {
         /* The first write of a session records the boot. */
         if (log->meta_seq > 0 && start == log->meta_start_written &&
-            recovery == log->meta_recovery_written && !sync)
+            recovery == log->meta_recovery_written && dirty == log->meta_dirty_written && !sync)
             return 0;
         (void)sc_boot_id(boot);
-    } else if (start == log->meta_start_written && recovery == log->meta_recovery_written) {
+    } else if (start == log->meta_start_written && recovery == log->meta_recovery_written &&
+               dirty == log->meta_dirty_written) {
         return 0;
     }
     if (log->meta_seq == 0) {
@@ -88,6 +92,7 @@ int sc_meta_write(sc_log *log, int sync) {
     sc_store_be64(p + 16, (uint64_t)start);
     sc_store_be64(p + 24, (uint64_t)recovery);
     memcpy(p + 32, boot, 16);
+    sc_store_be64(p + 48, (uint64_t)dirty);
     sc_store_be32(p + SLOT - 4, sc_crc32c(0, p, SLOT - 4));
     char *path = sc_path_join(log->dir, META_FILE);
     if (!path) return ENOMEM;
@@ -100,6 +105,7 @@ int sc_meta_write(sc_log *log, int sync) {
     if (!rc) {
         log->meta_start_written = start;
         log->meta_recovery_written = recovery;
+        log->meta_dirty_written = dirty;
     }
     return rc;
 }

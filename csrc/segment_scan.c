@@ -170,7 +170,7 @@ int sc_segment_scan(sc_segment *seg, const sc_log_config *cfg, uint64_t from, ui
             rc = reader_fill(&r, pos, size, limit);
             if (rc) break;
             p = r.buf + (pos - r.start);
-            rc = sc_batch_validate(p, size, &h, &size, &err);
+            rc = sc_batch_validate_stored(p, size, &h, &size, &err);
             if (rc) {
                 *why = err.what ? err.what : sc_strerror(rc);
                 rc = 0;

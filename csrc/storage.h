@@ -336,7 +336,9 @@ struct sc_log {
     /* meta file (log start offset, recovery point, boot id): append_mu */
     int64_t meta_seq;
     int64_t recovery_offset;     /* every batch below it was durable */
-    int64_t meta_start_written, meta_recovery_written;
+    int64_t first_dirty;         /* the cleaner checkpoint: compacted below it */
+    int64_t meta_start_written, meta_recovery_written, meta_dirty_written;
+    pthread_mutex_t compact_mu;  /* one compaction at a time */
 
     /* waiters and watches */
     pthread_mutex_t wait_mu;
@@ -406,6 +408,7 @@ int sc_log_refresh(sc_log *log);
 typedef struct sc_meta {
     int64_t start_offset;
     int64_t recovery_offset;
+    int64_t first_dirty;
     uint8_t boot_id[16];
 } sc_meta;
 int sc_meta_read(const char *dir, sc_meta *out);   /* SC_ENOTFOUND if none valid */

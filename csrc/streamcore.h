@@ -160,6 +160,13 @@ int sc_batch_size(const void *buf, size_t len, size_t *size, sc_batch_header *hd
 int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
                       sc_error *err);
 
+/* Validate a batch as stored in a log (or served by a broker): the checks of
+ * sc_batch_validate, except that compaction may have thinned it: fewer
+ * records than lastOffsetDelta + 1 (even none), offset deltas increasing and
+ * at most lastOffsetDelta, maxTimestamp at least every record's timestamp. */
+int sc_batch_validate_stored(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
+                             sc_error *err);
+
 /* Rewrite the baseOffset field in place (the CRC does not cover it). */
 void sc_batch_set_base_offset(void *batch, int64_t base_offset);
 
@@ -475,6 +482,42 @@ typedef struct sc_segment_info {
 
 /* Fill up to cap entries, oldest first; *n = segments in the log. */
 int sc_log_segments(sc_log *log, sc_segment_info *out, size_t cap, size_t *n);
+
+/* ------------------------------------------------------------- compaction */
+
+typedef struct sc_compact_options {
+    int64_t now_ms;                /* the cleaner's clock; -1: now */
+    int64_t delete_retention_ms;   /* tombstones live this long after first cleaned */
+    int64_t min_compaction_lag_ms; /* segments with records this young are left alone */
+    uint64_t buffer_bytes;         /* memory for the key map (24 bytes a key) */
+} sc_compact_options;
+
+/* Kafka's defaults: 1 day of tombstones, no lag, a 128 MiB key map. */
+void sc_compact_options_init(sc_compact_options *opt);
+
+typedef struct sc_compact_report {
+    uint32_t passes;              /* key maps built (more than one when keys did not fit) */
+    uint32_t segments_rewritten;
+    uint32_t groups_skipped;      /* left alone: truncation or retention changed them meanwhile */
+    uint64_t bytes_before, bytes_after;   /* of the segments rewritten */
+    uint64_t records_removed;
+    uint64_t tombstones_removed;
+    int64_t first_dirty_offset;   /* the cleaner checkpoint afterwards */
+} sc_compact_report;
+
+/* Kafka's log cleaner over the sealed segments (never the active one): keep
+ * the newest record of each key; keep a tombstone (null value) until
+ * delete_retention_ms after its batch was first cleaned; offsets, order,
+ * producer fields and control batches are kept; compressed batches are
+ * copied as they are.  Runs alongside appends and reads; the swap of each
+ * rewritten group of segments is crash-safe (.cleaned -> .swap -> .log).
+ * The cleaner checkpoint (first dirty offset) is persisted. */
+int sc_log_compact(sc_log *log, const sc_compact_options *opt, sc_compact_report *rep);
+
+/* The cleaner checkpoint and the bytes of sealed segments below it (clean)
+ * and from it (dirty): dirty / (clean + dirty) is Kafka's dirty ratio. */
+int sc_log_cleaner_state(sc_log *log, int64_t *first_dirty, uint64_t *clean_bytes,
+                         uint64_t *dirty_bytes);
 
 /* ------------------------------------------------------------- waiting */
 

@@ -21,7 +21,9 @@ except ImportError as exc:  # pragma: no cover - depends on how it was installed
 from ._core import (
     Batch,
     BatchView,
+    CleanerState,
     Columns,
+    CompactionReport,
     FileSlice,
     Log,
     LogManager,
@@ -74,6 +76,8 @@ def get_include() -> str:
 __all__ = [
     "Batch",
     "BatchView",
+    "CleanerState",
+    "CompactionReport",
     "Columns",
     "FileSlice",
     "Log",

@@ -82,6 +82,7 @@ cdef extern from "streamcore.h" nogil:
     int sc_batch_header_parse(const void *buf, size_t len, sc_batch_header *out, sc_error *err)
     int sc_batch_size(const void *buf, size_t len, size_t *size, sc_batch_header *hdr, sc_error *err)
     int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size, sc_error *err)
+    int sc_batch_validate_stored(const void *buf, size_t len, sc_batch_header *hdr, size_t *size, sc_error *err)
     void sc_batch_set_base_offset(void *batch, int64_t base_offset)
 
     ctypedef struct sc_record:
@@ -253,6 +254,24 @@ cdef extern from "streamcore.h" nogil:
         uint32_t time_index_entries
 
     int sc_log_segments(sc_log *log, sc_segment_info *out, size_t cap, size_t *n)
+
+    ctypedef struct sc_compact_options:
+        int64_t now_ms
+        int64_t delete_retention_ms
+        int64_t min_compaction_lag_ms
+        uint64_t buffer_bytes
+    void sc_compact_options_init(sc_compact_options *opt)
+    ctypedef struct sc_compact_report:
+        uint32_t passes
+        uint32_t segments_rewritten
+        uint32_t groups_skipped
+        uint64_t bytes_before
+        uint64_t bytes_after
+        uint64_t records_removed
+        uint64_t tombstones_removed
+        int64_t first_dirty_offset
+    int sc_log_compact(sc_log *log, const sc_compact_options *opt, sc_compact_report *rep)
+    int sc_log_cleaner_state(sc_log *log, int64_t *first_dirty, uint64_t *clean_bytes, uint64_t *dirty_bytes)
 
     int sc_log_wait(sc_log *log, int64_t offset, int64_t timeout_ms)
     int sc_log_wait_durable(sc_log *log, int64_t offset, int64_t timeout_ms)

@@ -112,7 +112,7 @@ class Batch:
     @property
     def crc_ok(self) -> bool:
         """Whether the stored CRC matches the bytes it covers (attributes to end)."""
-    def validate(self) -> None:
+    def validate(self, *, stored: bool = False) -> None:
         """Raise CorruptBatchError unless the CRC and record framing are sound."""
     def records(self, min_offset: int | None = None) -> list[Record]:
         """The records (decompressed if needed), skipping offsets below min_offset.
@@ -226,6 +226,25 @@ class RecoveryReport(NamedTuple):
     first_damage_position: int = 0
     damage_reason: str | None = None
     set_aside: int = 0
+
+class CompactionReport(NamedTuple):
+    """What Log.compact did."""
+
+    passes: int
+    segments_rewritten: int
+    groups_skipped: int
+    bytes_before: int
+    bytes_after: int
+    records_removed: int
+    tombstones_removed: int
+    first_dirty_offset: int
+
+class CleanerState(NamedTuple):
+    """The cleaner checkpoint and the sealed bytes below (clean) and from it (dirty)."""
+
+    first_dirty_offset: int
+    clean_bytes: int
+    dirty_bytes: int
 
 class SegmentInfo(NamedTuple):
     base_offset: int
@@ -341,6 +360,17 @@ class Log:
         before the fdatasync, which the background flusher does."""
     def append_batch_info(self, buf: Buffer, *, sync: bool = True) -> tuple[int, int]:
         """append_batch, returning (first offset, last offset)."""
+    def compact(
+        self,
+        *,
+        delete_retention_ms: int = 86400000,
+        min_compaction_lag_ms: int = 0,
+        buffer_bytes: int = 134217728,
+        now_ms: int | None = None,
+    ) -> CompactionReport:
+        """Kafka's log cleaner over the sealed segments."""
+    @property
+    def cleaner_state(self) -> CleanerState: ...
     def delete_records(self, before_offset: int) -> int:
         """Move the log start offset up to before_offset (persisted); returns it."""
     def flush(self) -> None:

@@ -16,6 +16,12 @@ RecoveryReport = collections.namedtuple(
 SegmentInfo = collections.namedtuple(
     "SegmentInfo", "base_offset next_offset size max_timestamp index_entries time_index_entries"
 )
+CompactionReport = collections.namedtuple(
+    "CompactionReport",
+    "passes segments_rewritten groups_skipped bytes_before bytes_after records_removed "
+    "tombstones_removed first_dirty_offset",
+)
+CleanerState = collections.namedtuple("CleanerState", "first_dirty_offset clean_bytes dirty_bytes")
 
 _FLUSH_POLICIES = {"never": SC_FLUSH_NEVER, "interval": SC_FLUSH_INTERVAL, "always": SC_FLUSH_ALWAYS}
 _FLUSH_NAMES = {v: k for k, v in _FLUSH_POLICIES.items()}
@@ -116,7 +122,7 @@ def _checked_batches(Log log, BatchView view):
         except CorruptBatchError as exc:
             raise CorruptBatchError(f"{where}, batches from position {view.position}: {exc}") from None
         try:
-            batch.validate()
+            batch.validate(stored=True)
         except CorruptBatchError as exc:
             raise CorruptBatchError(
                 f"{where}, position {view.position + batch.position}, batch at offset "
@@ -444,6 +450,46 @@ cdef class Log:
                 f"delete_records({before_offset}): above the end offset {self.end_offset} of {self._path!r}")
         _check(rc, f"delete records of {self._path!r} below {before_offset}", NULL, self._path)
         return start
+
+    def compact(self, *, delete_retention_ms=86400000, min_compaction_lag_ms=0,
+                buffer_bytes=134217728, now_ms=None):
+        """Kafka's log cleaner over the sealed segments (never the active one):
+        keep the newest record of each key, tombstones (null values) until
+        delete_retention_ms after their batch was first cleaned; offsets,
+        order, producer fields and control batches are kept.  The key map
+        takes 24 bytes a key out of buffer_bytes; when the keys do not fit,
+        compaction runs in passes.  Runs alongside appends and reads (GIL
+        released); each swap of new segments for old is crash-safe.  Returns a
+        CompactionReport."""
+        cdef sc_log *log = self._handle()
+        cdef sc_compact_options opt
+        cdef sc_compact_report rep
+        cdef int rc
+        sc_compact_options_init(&opt)
+        opt.delete_retention_ms = _int_option(delete_retention_ms, "delete_retention_ms", 0, 0x7FFFFFFFFFFFFFFF)
+        opt.min_compaction_lag_ms = _int_option(min_compaction_lag_ms, "min_compaction_lag_ms", 0,
+                                                0x7FFFFFFFFFFFFFFF)
+        opt.buffer_bytes = <uint64_t>_int_option(buffer_bytes, "buffer_bytes", 1024, 0x7FFFFFFFFFFFFFFF)
+        opt.now_ms = -1 if now_ms is None else _int_option(now_ms, "now_ms", 0, 0x7FFFFFFFFFFFFFFF)
+        with nogil:
+            rc = sc_log_compact(log, &opt, &rep)
+        if rc == SC_ETOOLARGE:
+            raise ValueError(f"compact {self._path!r}: buffer_bytes={buffer_bytes} holds not even "
+                             "one batch's keys")
+        _check(rc, f"compact {self._path!r}", NULL, self._path)
+        return CompactionReport(rep.passes, rep.segments_rewritten, rep.groups_skipped, rep.bytes_before,
+                                rep.bytes_after, rep.records_removed, rep.tombstones_removed,
+                                rep.first_dirty_offset)
+
+    @property
+    def cleaner_state(self):
+        """CleanerState(first_dirty_offset, clean_bytes, dirty_bytes) of the
+        sealed segments: dirty_bytes / (clean_bytes + dirty_bytes) is Kafka's
+        dirty ratio."""
+        cdef int64_t first = 0
+        cdef uint64_t clean = 0, dirty = 0
+        _check(sc_log_cleaner_state(self._handle(), &first, &clean, &dirty), f"cleaner state of {self._path!r}")
+        return CleanerState(first, clean, dirty)
 
     def apply_retention(self, now_ms=None):
         """Delete whole old segments beyond retention_bytes / retention_ms;
