@@ -3,8 +3,9 @@
 Every ``backoff`` seconds (``log.cleaner.backoff.ms``, 15 s) the cleaner
 looks at the logs whose topic has ``cleanup.policy`` including ``compact``
 (``__consumer_offsets`` and the metadata log among them) and cleans the
-filthiest one whose dirty ratio, dirty bytes over all cleanable bytes, is at
-least ``min.cleanable.dirty.ratio``; then looks again at once.  The cleaning
+filthiest one whose dirty ratio, dirty bytes over all cleanable bytes, is
+above ``min.cleanable.dirty.ratio`` (so 1.0 never cleans); then looks again at
+once.  The cleaning
 itself is the core's ``Log.compact`` (sealed segments only, a crash-safe
 swap), run in a worker thread so produce and fetch go on meanwhile; records
 younger than ``min.compaction.lag.ms`` stay, tombstones are kept
@@ -42,12 +43,12 @@ def dirty_ratio(state: Any) -> float:
 
 
 def candidates(broker: Any) -> list[Candidate]:
-    """Compacted logs at or above their dirty ratio, filthiest first."""
+    """Compacted logs above their dirty ratio, filthiest first."""
     out = []
     for name, info, lg in broker.compacted_logs():
         c = topic_config.effective(info.configs)
         ratio = dirty_ratio(lg.cleaner_state)
-        if lg.cleaner_state.dirty_bytes and ratio >= float(c["min.cleanable.dirty.ratio"]):
+        if lg.cleaner_state.dirty_bytes and ratio > float(c["min.cleanable.dirty.ratio"]):
             out.append(Candidate(name, lg, ratio, int(c["min.compaction.lag.ms"]),
                                  int(c["delete.retention.ms"])))
     return sorted(out, key=lambda c: c.dirty_ratio, reverse=True)
