@@ -173,9 +173,7 @@ class LogBroker:
     ) -> md.TopicInfo:
         t = md.TopicInfo(name, n, overrides, internal, md.now_ms())
         self._write_meta(md.topic_key(name), md.topic_value(t))
-        self._topics[name] = t
-        for p in range(n):
-            self.log(name, p)
+        self._topics[name] = t  # partition logs are created when first used
         return t
 
     def delete_topic(self, name: str) -> None:
@@ -205,11 +203,8 @@ class LogBroker:
             raise InvalidPartitionsError(f"Number of partitions must be at most {MAX_PARTITIONS}")
         if validate_only:
             return
-        old = t.partitions
         t.partitions = count
         self._write_meta(md.topic_key(name), md.topic_value(t))
-        for p in range(old, count):
-            self.log(name, p)
 
     def set_topic_config(
         self, name: str, overrides: Mapping[str, str | None], *, validate_only: bool = False
@@ -225,8 +220,8 @@ class LogBroker:
         self._write_meta(md.topic_key(name), md.topic_value(t))
         options = topic_config.log_options(t.configs)
         for p in range(t.partitions):
-            self.log(name, p)  # exists, with its old options
-            self._mgr.configure(f"{name}-{p}", **options)
+            if f"{name}-{p}" in self._mgr:  # the others are created with the new options
+                self._mgr.configure(f"{name}-{p}", **options)
 
     def topic_config(self, name: str) -> dict[str, str]:
         return topic_config.effective(self.topic(name).configs)
@@ -283,7 +278,8 @@ class LogBroker:
         for t in list(self._topics.values()):
             if topic_config.is_compacted(t.configs):
                 for p in range(t.partitions):
-                    yield f"{t.name}-{p}", t, self.log(t.name, p)
+                    if f"{t.name}-{p}" in self._mgr:
+                        yield f"{t.name}-{p}", t, self.log(t.name, p)
 
     async def durable(self, result: ProduceResult) -> None:
         """Return once a produced batch is on disk, when the logs fsync before acknowledging."""
