@@ -3,11 +3,12 @@
     python bench/macro/kafka_partitions.py [--counts 1,100,1000,10000] [--messages 500000] [--json]
 
 For each count: a fresh ``streamcore serve``; create one topic with that many
-partitions (seconds); produce ``--messages`` 100-byte messages round-robin
-over the partitions with one confluent-kafka producer (msgs/s, and the ratio
-to the single-partition row); the server's RSS; then restart it and time
-until it answers (partitions open lazily, so this should not grow with the
-count).
+partitions (seconds; partition logs are created when first written); write
+one message to every partition (seconds: the logs' creation); then produce
+``--messages`` 100-byte messages round-robin over the partitions with one
+confluent-kafka producer (msgs/s, and the ratio to the single-partition row);
+the server's RSS; then restart it and time until it answers (partitions open
+lazily, so this should not grow with the count).
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             create_topic(s.bootstrap, "wide", count)
             created = time.perf_counter() - t
+            t = time.perf_counter()
+            produce_round_robin(s.bootstrap, count, count)
+            first_write = time.perf_counter() - t
             rate = produce_round_robin(s.bootstrap, count, args.messages)
             single = single or rate
             row: dict[str, Any] = {"partitions": count, "create_s": created,
+                                   "first_write_s": first_write,
                                    "produce_msgs_per_s": rate, "vs_single": rate / single,
                                    "rss_idle_MiB": idle_rss / 1024,
                                    "rss_after_MiB": rss_kib(s.pid) / 1024}

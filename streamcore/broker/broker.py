@@ -94,6 +94,8 @@ class LogBroker:
         self._topics: dict[str, md.TopicInfo] = state.topics
         self._logs: dict[tuple[str, int], Any] = {}
         self._producers: dict[tuple[str, int], PartitionProducers] = {}
+        # per topic: (max.message.bytes, compacted), what produce checks each batch against
+        self._policies: dict[str, tuple[int, bool]] = {}
         if state.cluster_id is None:
             state.cluster_id = md.new_cluster_id()
             self._write_meta(md.cluster_key(), md.cluster_value(state.cluster_id))
@@ -174,6 +176,7 @@ class LogBroker:
         t = md.TopicInfo(name, n, overrides, internal, md.now_ms())
         self._write_meta(md.topic_key(name), md.topic_value(t))
         self._topics[name] = t  # partition logs are created when first used
+        self._policies.pop(name, None)
         return t
 
     def delete_topic(self, name: str) -> None:
@@ -182,6 +185,7 @@ class LogBroker:
             raise InvalidTopicError(f"{name} is an internal topic and cannot be deleted")
         self._write_meta(md.topic_key(name), None)
         del self._topics[name]
+        self._policies.pop(name, None)
         self.offsets.delete_partitions(name)
         for p in range(t.partitions):
             self._logs.pop((name, p), None)
@@ -217,6 +221,7 @@ class LogBroker:
         if validate_only:
             return
         t.configs = checked
+        self._policies.pop(name, None)
         self._write_meta(md.topic_key(name), md.topic_value(t))
         options = topic_config.log_options(t.configs)
         for p in range(t.partitions):
@@ -247,17 +252,17 @@ class LogBroker:
     ) -> ProduceResult:
         """Append one producer batch as Kafka validates it; a retried batch is not rewritten."""
         log = self.log(topic, partition)
-        t = self._topics[topic]
-        if t.internal:
-            raise InvalidTopicError(f"Cannot append to internal topic {topic}")
-        overrides = t.configs
+        policy = self._policies.get(topic)
+        if policy is None:
+            t = self._topics[topic]
+            if t.internal:
+                raise InvalidTopicError(f"Cannot append to internal topic {topic}")
+            policy = self._policies[topic] = (
+                int(topic_config.effective(t.configs)["max.message.bytes"]),
+                topic_config.is_compacted(t.configs),
+            )
         h = check_produce_batch(
-            records,
-            max_message_bytes=int(
-                overrides.get("max.message.bytes", topic_config.DEFS["max.message.bytes"].default)
-            ),
-            compacted=topic_config.is_compacted(overrides),
-            zstd_allowed=zstd_allowed,
+            records, max_message_bytes=policy[0], compacted=policy[1], zstd_allowed=zstd_allowed
         )
         producers = None
         if h.producer_id >= 0:
