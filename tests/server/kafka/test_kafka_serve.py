@@ -36,10 +36,22 @@ def test_cluster_id_is_stable_across_restarts(server: Any) -> None:
     assert cluster_id() == first
 
 
+def clean_shutdown(server: Any) -> bool:
+    from streamcore import LogManager
+
+    with LogManager(server.data_dir / "topics") as mgr:
+        return bool(mgr.clean_shutdown)
+
+
 def test_sigterm_and_sigint_shut_down_cleanly(server: Any) -> None:
     assert server.stop(signal.SIGTERM) == 0
+    assert clean_shutdown(server)
     server.start()
     assert server.stop(signal.SIGINT) == 0
+    assert clean_shutdown(server)
+    server.start()
+    server.kill()
+    assert not clean_shutdown(server)
     assert "Traceback" not in server.stderr()
 
 
