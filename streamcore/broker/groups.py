@@ -379,7 +379,7 @@ class GroupCoordinator:
         existing = g.members.get(member_id)
         if existing is None:
             return JoinResult(ErrorCode.UNKNOWN_MEMBER_ID, member_id=member_id)
-        if instance_id is not None and g.static.get(instance_id) != member_id:
+        if instance_id is not None and g.static.get(instance_id, member_id) != member_id:
             return JoinResult(ErrorCode.FENCED_INSTANCE_ID, member_id=member_id)
         existing.session_timeout_ms = session_timeout_ms
         existing.rebalance_timeout_ms = rebalance_timeout_ms
@@ -436,11 +436,11 @@ class GroupCoordinator:
         g = self.groups.get(group_id)
         if g is None or g.state == GroupState.DEAD:
             return ErrorCode.UNKNOWN_MEMBER_ID
+        if instance_id is not None and g.static.get(instance_id, member_id) != member_id:
+            return ErrorCode.FENCED_INSTANCE_ID  # its successor holds the instance id
         m = g.members.get(member_id)
         if m is None:
             return ErrorCode.UNKNOWN_MEMBER_ID
-        if instance_id is not None and g.static.get(instance_id) != member_id:
-            return ErrorCode.FENCED_INSTANCE_ID
         if generation != g.generation:
             return ErrorCode.ILLEGAL_GENERATION
         return g, m
@@ -540,7 +540,7 @@ class GroupCoordinator:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
         if generation < 0 and g.state == GroupState.EMPTY:
             return ErrorCode.NONE
-        if instance_id is not None and g.static.get(instance_id) != member_id:
+        if instance_id is not None and g.static.get(instance_id, member_id) != member_id:
             return ErrorCode.FENCED_INSTANCE_ID
         m = g.members.get(member_id)
         if m is None:
