@@ -2,7 +2,7 @@
  * logset.c — a log set: one directory of named logs (<root>/<name>/) with one
  * lock, one clean-shutdown marker and one boot record for all of them, logs
  * opened lazily on first use, per-log options persisted in <name>/.config,
- * deletion by rename (<name>.<n>.deleted, removed by the janitor), the budget
+ * deletion by rename (to .deleted-<pid>-<n>, removed by the janitor), the budget
  * of open files and mapped bytes (pool.c) shared by every log of the set,
  * and a close that flushes the whole set with one syncfs where it can.
  *
@@ -31,7 +31,8 @@
 #define BOOT_FILE ".boot"
 #define CONFIG_FILE ".config"
 #define CONFIG_MAX_BYTES 4096
-#define NAME_MAX_LEN 249
+#define NAME_MAX_LEN 255 /* NAME_MAX: deleted logs are renamed to short hidden names */
+#define DELETED_PREFIX ".deleted-"
 
 struct sc_logset_entry {
     char *name;
@@ -67,7 +68,7 @@ static int name_valid(const char *name) {
               c == '_' || c == '-'))
             return 0;
     }
-    return !(n >= 8 && strcmp(name + n - 8, ".deleted") == 0);
+    return 1;
 }
 
 static uint64_t name_hash(const char *s) {
@@ -299,15 +300,15 @@ static int scan_names(sc_logset *set) {
     struct dirent *e;
     while (!rc && (e = readdir(d)) != NULL) {
         const char *name = e->d_name;
-        if (name[0] == '.') continue;
+        int gone = strncmp(name, DELETED_PREFIX, sizeof DELETED_PREFIX - 1) == 0;
+        if (name[0] == '.' && !gone) continue;
         int is_dir = e->d_type == DT_DIR;
         if (e->d_type == DT_UNKNOWN) {
             struct stat st;
             is_dir = fstatat(dirfd(d), name, &st, 0) == 0 && S_ISDIR(st.st_mode);
         }
         if (!is_dir) continue;
-        size_t n = strlen(name);
-        if (n >= 8 && strcmp(name + n - 8, ".deleted") == 0) {
+        if (gone) {
             char *p = sc_path_join(set->root, name); /* a delete the crash interrupted */
             if (p) sc_bg_remove_path(p);
             free(p);
@@ -632,11 +633,11 @@ int sc_logset_delete(sc_logset *set, const char *name) {
         set->graveyard = g;
         set->grave_cap = nc;
     }
-    char gone[NAME_MAX_LEN + 40];
-    snprintf(gone, sizeof gone, "%s.%" PRIu64 ".deleted", name, ++set->delete_seq);
+    char gone[64];
+    snprintf(gone, sizeof gone, DELETED_PREFIX "%ld-%" PRIu64, (long)getpid(), ++set->delete_seq);
     char *from = sc_path_join(set->root, name), *to = sc_path_join(set->root, gone);
     rc = from && to ? 0 : ENOMEM;
-    /* The rename is the delete: after it, a crash finds only <...>.deleted. */
+    /* The rename is the delete: after it, a crash finds only .deleted-<...>. */
     if (!rc && rename(from, to) != 0) rc = errno;
     if (!rc) (void)sc_os_fsync_dir(set->root);
     if (!rc) {

@@ -23,8 +23,7 @@ cdef class LogManager:
     retention_ms, ...) for logs that do not override them; per-log overrides
     given to create/open/configure are persisted with the log.
 
-    Names are 1-249 characters of [A-Za-z0-9._-], not starting with "." and
-    not ending with ".deleted".
+    Names are 1-255 characters of [A-Za-z0-9._-], not starting with ".".
     """
 
     def __cinit__(self):
@@ -109,8 +108,8 @@ cdef class LogManager:
         with nogil:
             rc = sc_logset_get(s, cname, mode, &cfg, mask, &h)
         if rc == SC_EINVAL:
-            raise ValueError(f"invalid log name {name!r} (1-249 characters of [A-Za-z0-9._-], not "
-                             "starting with '.', not ending with '.deleted') or options")
+            raise ValueError(f"invalid log name {name!r} (1-255 characters of [A-Za-z0-9._-], not "
+                             "starting with '.') or options")
         if rc == SC_ENOTFOUND:
             raise LogNotFoundError(f"no log {name!r} in {self._root!r}")
         if rc == SC_EEXIST:
@@ -183,8 +182,8 @@ cdef class LogManager:
         return 0
 
     def delete(self, str name):
-        """Delete the named log: its directory is renamed at once (so a crash
-        never resurrects half of it) and removed in the background.  Its Log
+        """Delete the named log: its directory is renamed at once to a hidden
+        name (so a crash never resurrects half of it) and removed in the background.  Its Log
         object raises LogClosedError from then on; its waiters wake."""
         cdef sc_logset *s = self._handle()
         cdef int rc
