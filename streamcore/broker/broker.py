@@ -39,6 +39,7 @@ from .producers import PartitionProducers, ProducerIds
 
 OFFSETS_TOPIC = "__consumer_offsets"
 MAX_TOPIC_NAME = 249
+MAX_LOG_NAME = 255  # LogManager's limit: a 249-character topic's partition logs fit
 MAX_PARTITIONS = 100_000
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
 
@@ -161,8 +162,8 @@ class LogBroker:
         n = self.default_partitions if partitions is None or partitions == -1 else partitions
         if not 1 <= n <= MAX_PARTITIONS:
             raise InvalidPartitionsError(f"Number of partitions must be in [1, {MAX_PARTITIONS}]")
-        if len(f"{name}-{n - 1}") > MAX_TOPIC_NAME:
-            raise InvalidTopicError("topic name too long for its partition count")
+        if len(f"{name}-{n - 1}") > MAX_LOG_NAME:
+            raise InvalidPartitionsError("too many partitions for so long a topic name")
         overrides = topic_config.check_overrides(configs or {})
         if name in self._topics:
             raise TopicExistsError(f"Topic '{name}' already exists.")
@@ -203,7 +204,7 @@ class LogBroker:
                 f"Topic currently has {t.partitions} partitions, which is higher than or equal "
                 f"to the requested {count}."
             )
-        if count > MAX_PARTITIONS or len(f"{name}-{count - 1}") > MAX_TOPIC_NAME:
+        if count > MAX_PARTITIONS or len(f"{name}-{count - 1}") > MAX_LOG_NAME:
             raise InvalidPartitionsError(f"Number of partitions must be at most {MAX_PARTITIONS}")
         if validate_only:
             return

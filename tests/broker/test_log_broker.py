@@ -64,6 +64,9 @@ def test_topics_survive_reopen(tmp_path: Path) -> None:
 def test_topic_errors(broker: LogBroker) -> None:
     broker.create_topic("t")
     assert broker.topic("t").partitions == 2  # the default
+    longest = "x" * 249  # Kafka's limit, and its partition logs still fit
+    broker.create_topic(longest, 3)
+    assert broker.produce(longest, 2, build_batch([b"v"])).base_offset == 0
     with pytest.raises(BrokerError) as e:
         broker.create_topic("t")
     assert code(e) == ErrorCode.TOPIC_ALREADY_EXISTS
