@@ -38,6 +38,7 @@ from ._core import (
     now_ms,
     wait_any_async,
 )
+from .broker import LogBroker, murmur2, partition_for
 from .errors import (
     CorruptBatchError,
     LogBusyError,
@@ -103,4 +104,7 @@ __all__ = [
     "StorageError",
     "StreamcoreError",
     "UnsupportedCodecError",
+    "LogBroker",
+    "murmur2",
+    "partition_for",
 ]

@@ -6,6 +6,14 @@
     streamcore verify PATH [--json]             check CRCs, framing, offsets and
                                                 indexes; exit 1 on damage
     streamcore bench [ARGS...]                  the ratio benchmarks
+    streamcore serve [--data DIR] [--kafka HOST:PORT] ...
+                                                the server: Kafka wire protocol
+                                                (and the other faces installed)
+    streamcore topics [TOPIC...] [--data DIR | --bootstrap HOST:PORT]
+                                                partitions, start/end offsets, size
+    streamcore groups [--describe GROUP] [--data DIR | --bootstrap HOST:PORT]
+                                                consumer groups; per partition the
+                                                committed offset, log end and lag
 
 This module only wires the command line: the commands live in
 ``streamcore.tools.dump``, ``streamcore.tools.verify`` (read-only tools over
@@ -83,6 +91,25 @@ def cmd_bench(argv: list[str]) -> int:
         raise UsageError(f"streamcore bench needs a missing package: {exc}") from None
     rc = benchmark.main(argv)
     return int(rc) if rc is not None else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> bool:
+    """``streamcore serve``: runs until SIGINT/SIGTERM; False if it could not start."""
+    from .server.serve import main as serve_main
+
+    return serve_main(args) == 0
+
+
+def cmd_topics(args: argparse.Namespace) -> bool:
+    from .server.kafka.inspect import cmd_topics as run
+
+    return run(args)
+
+
+def cmd_groups(args: argparse.Namespace) -> bool:
+    from .server.kafka.inspect import cmd_groups as run
+
+    return run(args)
 
 
 # ------------------------------------------------------------------ parser
@@ -188,6 +215,46 @@ def build_parser() -> argparse.ArgumentParser:
         path_help="log directory or segment file",
         add_options=_verify_options,
     )
+    from .server.serve import add_arguments as serve_arguments
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the server (Kafka wire protocol) over a data directory",
+        description=(
+            "Serve the data directory over the Kafka wire protocol (and every other face"
+            " installed), one listener each; print one 'streamcore: FACE listening on"
+            " HOST:PORT' line per listener when ready; shut down cleanly on SIGINT or SIGTERM."
+        ),
+    )
+    serve_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
+    from .server.kafka.inspect import add_source_arguments
+
+    topics = sub.add_parser(
+        "topics",
+        help="list topics: partitions, start and end offsets, size on disk",
+        description=(
+            "List the topics of a broker: per partition its start offset, end offset (the"
+            " high watermark) and bytes on disk.  Reads the data directory read-only (no"
+            " lock: safe next to a running server), or asks a running server (--bootstrap)."
+        ),
+    )
+    topics.add_argument("topics", nargs="*", metavar="TOPIC", help="only these topics")
+    add_source_arguments(topics)
+    topics.set_defaults(func=cmd_topics)
+    groups = sub.add_parser(
+        "groups",
+        help="list consumer groups, or describe one: offsets, log end, lag, members",
+        description=(
+            "List consumer groups, or with --describe GROUP print per partition the committed"
+            " offset, the log end offset, the lag and the member it is assigned to (as"
+            " kafka-consumer-groups --describe).  From the data directory read-only, or from a"
+            " running server (--bootstrap)."
+        ),
+    )
+    groups.add_argument("--describe", metavar="GROUP", help="one group, partition by partition")
+    add_source_arguments(groups)
+    groups.set_defaults(func=cmd_groups)
     sub.add_parser(
         "bench",
         help="run the ratio benchmarks (arguments go to streamcore.benchmark)",

@@ -1,0 +1,45 @@
+"""What a request handler sees: the decoded request and the server it runs in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ....broker import LogBroker
+from ..codec import Struct
+
+
+@dataclass
+class ServerState:
+    """Shared by every connection of one listener."""
+
+    broker: LogBroker
+    host: str  # advertised in Metadata and FindCoordinator
+    port: int
+    node_id: int = 0
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    groups: Any = None  # the group coordinator
+
+
+@dataclass
+class Request:
+    api_key: int
+    version: int
+    correlation_id: int
+    client_id: str | None
+    client_host: str
+    body: Struct
+
+
+class Deferred:
+    """A response that is ready once ``awaitable`` is: the connection reads the next
+    request meanwhile and still answers in order (a produce waiting for its fsync)."""
+
+    def __init__(self, awaitable: Awaitable[Struct]) -> None:
+        self.awaitable = awaitable
+
+
+class CloseConnection(Exception):
+    """Answer nothing and close the connection (Kafka does this for acks=0 errors)."""
