@@ -204,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args_list and args_list[0] == "bench":
             return cmd_bench(args_list[1:])
+        if args_list and args_list[0] == "serve":
+            from .server.serve import main as serve_main
+
+            return serve_main(args_list[1:])
         parser = build_parser()
         args = parser.parse_args(args_list)
         ok: bool = args.func(args)

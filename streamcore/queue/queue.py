@@ -837,7 +837,7 @@ class Queue:
                 now = self._service.now_ms()
                 msgs = self._receive_now(max_messages, vis_ms, now, names, mnames, attempt_id)
                 left = end - time.monotonic()
-                if msgs or left <= 0 or self._service.closed:
+                if msgs or left <= 0 or self._service.closed or self._service.draining:
                     return msgs
                 self._cond.wait(self._sleep_for(left, now))
 
@@ -860,7 +860,7 @@ class Queue:
                 now = self._service.now_ms()
                 msgs = self._receive_now(max_messages, vis_ms, now, names, mnames, attempt_id)
                 left = end - loop.time()
-                if msgs or left <= 0 or self._service.closed:
+                if msgs or left <= 0 or self._service.closed or self._service.draining:
                     return msgs
                 fut: asyncio.Future[None] = loop.create_future()
                 self._async_waiters.append((loop, fut))

@@ -82,6 +82,7 @@ class QueueService:
         self.checkpoint_ops = checkpoint_ops
         self.checkpoint_interval_ms = checkpoint_interval_ms
         self.closed = False
+        self.draining = False  # waiting receives return at once (a server shutting down)
         self._lock = threading.RLock()
         os.makedirs(self.data_dir, exist_ok=True)
         self._signer = HandleSigner(load_or_create_key(os.path.join(self.data_dir, "queues.key")))
@@ -455,6 +456,13 @@ class QueueService:
             for q in list(self._queues.values()):
                 if q._state is not None:
                     q._maintain(now)
+
+    def stop_waiting(self) -> None:
+        """Make waiting receives return now, and later ones not wait."""
+        with self._lock:
+            self.draining = True
+            for q in self._queues.values():
+                q._notify()
 
     def close(self) -> None:
         """Checkpoint every queue and close the storage; waiting receives return."""

@@ -1,0 +1,1 @@
+"""The reference server: ``streamcore serve`` (see ``serve``), one listener per protocol."""
