@@ -115,7 +115,10 @@ class SqsApp:
                 raise Fault("InvalidAction", 400,
                             f"The action {action} is not valid for this endpoint.")
             ctx = self._context(req, queue_path)
-            members = codec.decode_query(params, INPUTS[action])
+            shape = INPUTS[action]
+            if queue_path is not None and "QueueUrl" in shape.members:
+                params.append(("QueueUrl", queue_path))  # a QueueUrl parameter wins
+            members = codec.decode_query(params, shape)
             output = await self._call(action, ctx, members)
         except Exception as exc:  # noqa: BLE001 - every error becomes an SQS error response
             fault = self._fault(exc)
