@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "accepted")
     g.add_argument("--sqs-max-connections", type=int, default=1024, metavar="N",
                    help="open SQS connections at most (default 1024)")
+    g.add_argument("--sqs-request-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="a request must arrive whole within this time of its first byte "
+                        "(default 30)")
+    g.add_argument("--sqs-idle-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="close connections idle this long between requests (default 120)")
 
 
 class Listener:
@@ -81,7 +86,9 @@ async def start(args: argparse.Namespace, data_dir: str) -> Listener:
                            account_id=args.account_id, flush=getattr(args, "flush", "never"))
     app = SqsApp(service, region=args.region, account_id=args.account_id,
                  advertised_url=args.advertised_url, verifier=verifier)
-    http = HttpServer(app.handle, app.refusal, max_connections=args.sqs_max_connections)
+    http = HttpServer(app.handle, app.refusal, max_connections=args.sqs_max_connections,
+                      request_timeout=args.sqs_request_timeout,
+                      idle_timeout=args.sqs_idle_timeout)
     try:
         bound_host, bound_port = await http.listen(host, int(port_text))
     except OSError:
