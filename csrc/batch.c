@@ -311,9 +311,14 @@ int sc_header_next(const uint8_t **pos, const uint8_t *end, sc_bytes *key, sc_by
 
 /* ------------------------------------------------------------------ validate */
 
-int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
-                      sc_error *err) {
-    const uint8_t *b = (const uint8_t *)buf;
+/* Validate the batch at buf.  `produced`: Kafka's rules for a batch a producer
+ * sends (at least one record, offset deltas 0..n-1, lastOffsetDelta n-1,
+ * maxTimestamp the largest record timestamp); otherwise the rules for a batch
+ * as stored, which compaction may have thinned: fewer records than its offset
+ * range (even none), offset deltas increasing up to lastOffsetDelta,
+ * maxTimestamp at least every record's. */
+static int validate(const uint8_t *b, size_t len, int produced, sc_batch_header *hdr, size_t *size,
+                    sc_error *err) {
     sc_batch_header h;
     int rc = parse_header(b, len, &h, err);
     if (rc != 0) return rc;
@@ -330,11 +335,16 @@ int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t 
     if (SC_UNLIKELY(codec > 4))
         return sc_fail(err, SC_ECORRUPT, "unknown compression codec",
                        SC_BATCH_ATTRIBUTES_OFFSET + 1);
-    if (SC_UNLIKELY(h.record_count == 0))
-        return sc_fail(err, SC_ECORRUPT, "recordCount is zero", SC_BATCH_RECORD_COUNT_OFFSET);
-    if (SC_UNLIKELY(h.last_offset_delta != h.record_count - 1))
-        return sc_fail(err, SC_ECORRUPT, "lastOffsetDelta does not match recordCount",
-                       SC_BATCH_LAST_OFFSET_DELTA_OFFSET);
+    if (produced) {
+        if (SC_UNLIKELY(h.record_count == 0))
+            return sc_fail(err, SC_ECORRUPT, "recordCount is zero", SC_BATCH_RECORD_COUNT_OFFSET);
+        if (SC_UNLIKELY(h.last_offset_delta != h.record_count - 1))
+            return sc_fail(err, SC_ECORRUPT, "lastOffsetDelta does not match recordCount",
+                           SC_BATCH_LAST_OFFSET_DELTA_OFFSET);
+    } else if (SC_UNLIKELY((int64_t)h.record_count > (int64_t)h.last_offset_delta + 1)) {
+        return sc_fail(err, SC_ECORRUPT, "recordCount exceeds the batch's offset range",
+                       SC_BATCH_RECORD_COUNT_OFFSET);
+    }
     if (codec != 0) return 0; /* the records are one compressed block */
 
     const uint8_t *p = b + SC_BATCH_HEADER_SIZE;
@@ -342,14 +352,19 @@ int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t 
     int32_t count = h.record_count;
     sc_record r;
     int64_t max_ts = INT64_MIN;
+    int32_t prev_delta = -1;
     for (int32_t i = 0; i < count; i++) {
         const char *what;
         const uint8_t *at;
         if (SC_UNLIKELY(p >= end))
             return sc_fail(err, SC_ECORRUPT, "recordCount does not match records",
                            (uint64_t)(p - b));
-        if (SC_UNLIKELY(parse_record(p, end, i, &r, &p, &what, &at) != 0))
+        const uint8_t *rec = p;
+        if (SC_UNLIKELY(parse_record(p, end, produced ? i : -1, &r, &p, &what, &at) != 0))
             return sc_fail(err, SC_ECORRUPT, what, (uint64_t)(at - b));
+        if (!produced && SC_UNLIKELY(r.offset_delta <= prev_delta || r.offset_delta > h.last_offset_delta))
+            return sc_fail(err, SC_ECORRUPT, "offsetDelta out of order", (uint64_t)(rec - b));
+        prev_delta = r.offset_delta;
         /* timestamps wrap like Kafka's long arithmetic */
         int64_t ts = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)r.timestamp_delta);
         if (ts > max_ts) max_ts = ts;
@@ -358,9 +373,19 @@ int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t 
         return sc_fail(err, SC_ECORRUPT, "trailing bytes after last record", (uint64_t)(p - b));
     /* Time lookups trust maxTimestamp (Kafka's broker rewrites it; we refuse a
      * batch whose maxTimestamp is not the largest record timestamp). */
-    if (!(h.attributes & SC_ATTR_LOG_APPEND_TIME) &&
-        SC_UNLIKELY(max_ts != h.max_timestamp))
+    if (!(h.attributes & SC_ATTR_LOG_APPEND_TIME) && count > 0 &&
+        SC_UNLIKELY(produced ? max_ts != h.max_timestamp : max_ts > h.max_timestamp))
         return sc_fail(err, SC_ECORRUPT, "maxTimestamp is not the largest record timestamp",
                        SC_BATCH_MAX_TIMESTAMP_OFFSET);
     return 0;
+}
+
+int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
+                      sc_error *err) {
+    return validate((const uint8_t *)buf, len, 1, hdr, size, err);
+}
+
+int sc_batch_validate_stored(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
+                             sc_error *err) {
+    return validate((const uint8_t *)buf, len, 0, hdr, size, err);
 }

@@ -19,6 +19,10 @@ const char *sc_strerror(int rc) {
     case SC_EMAGIC: return "unsupported record batch magic (only v2 is stored)";
     case SC_ECOMPRESSED: return "batch is compressed";
     case SC_ENOTFOUND: return "not found";
+    case SC_EEXIST: return "a log of that name exists";
+    case SC_EREADONLY: return "log is open read-only";
+    case SC_EDELETED: return "log was deleted";
+    case SC_ETIMEDOUT: return "timed out";
     default: break;
     }
     if (rc > 0) return strerror(rc);

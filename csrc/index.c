@@ -13,12 +13,17 @@
  * in both fields.  The time entry written with it holds the largest timestamp
  * of every batch *before* the indexed batch (added only when that grew), so
  * "last entry with timestamp < ts" bounds where a timestamp search can start.
+ * Neither kind of entry can have a zero second field, so zero entries past
+ * the last one (space reserved but unused) mark the end.
  *
- * While a segment is active its index files are preallocated to full capacity
- * (so a store through the mapping can never meet a full disk); sealing trims
- * them to their entries.  The mapping always spans the capacity and is never
- * remapped, so readers can search without locks: they read the entry count
- * with an acquire load and touch nothing past it.
+ * While a segment is active its index files get real blocks ahead of the
+ * entries, in steps that double up to 1 MiB (a store through the mapping can
+ * never meet a full disk, and an idle log's index costs a page, not the
+ * maximum); sealing trims them to their entries.  The mapping always spans
+ * the capacity and is never moved while the segment is resident, so readers
+ * search without locks: they read the entry count with an acquire load and
+ * touch nothing past it.  No descriptor is kept open: the file is opened only
+ * to grow or trim it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,88 +34,112 @@
 
 #include "storage.h"
 
+#define RESERVE_MIN 4096u
+#define RESERVE_MAX (1u << 20)
+
 static size_t page_round(size_t n) {
     long page = sysconf(_SC_PAGESIZE);
     size_t p = page > 0 ? (size_t)page : 4096;
     return (n + p - 1) / p * p;
 }
 
-int sc_index_open(sc_index *ix, const char *path, uint32_t entry_size, size_t capacity, int active,
+size_t sc_index_capacity_for(const sc_log_config *cfg, uint32_t entry_size) {
+    uint64_t n = cfg->segment_bytes / (cfg->index_interval_bytes ? cfg->index_interval_bytes : 1) + 4;
+    uint64_t bytes = n * entry_size;
+    if (bytes > cfg->max_index_bytes) bytes = cfg->max_index_bytes;
+    return (size_t)(bytes / entry_size * entry_size);
+}
+
+/* Whether entry i holds nothing (its second field is zero). */
+static int entry_empty(const sc_index *ix, uint64_t i) {
+    const uint8_t *p = ix->map + i * ix->entry_size;
+    return ix->entry_size == SC_OFFSET_ENTRY_SIZE ? sc_load_be32(p + 4) == 0 : sc_load_be32(p + 8) == 0;
+}
+
+int sc_index_open(sc_index *ix, const char *path, uint32_t entry_size, size_t capacity, int create,
                   uint64_t *file_size) {
-    ix->fd = -1;
     ix->map = NULL;
-    ix->path = strdup(path);
-    if (!ix->path) return ENOMEM;
     ix->entry_size = entry_size;
     atomic_store(&ix->entries, 0);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    ix->path = strdup(path);
+    if (!ix->path) return ENOMEM;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
     if (fd < 0) return errno;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return e;
-    }
+    int rc = fstat(fd, &st) == 0 ? 0 : errno;
+    close(fd);
+    if (rc) return rc;
     uint64_t size = (uint64_t)st.st_size;
     if (file_size) *file_size = size;
-    /* Whole entries only: a torn last entry is dropped. */
-    uint64_t entries = size / entry_size;
     if (capacity < entry_size) capacity = entry_size;
     capacity = capacity / entry_size * entry_size;
-    if (size > capacity) capacity = (size_t)(entries * entry_size);
-    if (entries > capacity / entry_size) entries = capacity / entry_size;
+    if (size > capacity) capacity = (size_t)(size / entry_size * entry_size);
     ix->capacity = capacity;
-    if (active) {
-        int rc = sc_os_preallocate(fd, capacity);
-        if (rc) {
-            close(fd);
-            return rc;
-        }
-    }
-    void *m = mmap(NULL, page_round(capacity), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        int e = errno;
-        close(fd);
-        return e;
-    }
-    ix->map = m;
-    atomic_store_explicit(&ix->entries, (uint32_t)entries, memory_order_release);
-    /* A mapping outlives its descriptor: sealed indexes keep no fd open. */
-    if (active) ix->fd = fd;
-    else close(fd);
+    ix->reserved = size;
+    rc = sc_index_map(ix);
+    if (rc) return rc;
+    /* Whole entries only (a torn last entry is dropped), and not the zeros of
+     * reserved space past the last one. */
+    uint64_t n = size / entry_size;
+    while (n > 0 && entry_empty(ix, n - 1)) n--;
+    atomic_store_explicit(&ix->entries, (uint32_t)n, memory_order_release);
     return 0;
+}
+
+int sc_index_map(sc_index *ix) {
+    if (ix->map) return 0;
+    int fd = open(ix->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errno;
+    /* The mapping spans the capacity even where the file is shorter: only
+     * entries below the count, which lie inside the file, are ever touched. */
+    void *m = mmap(NULL, page_round(ix->capacity), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int rc = m == MAP_FAILED ? errno : 0;
+    close(fd);
+    if (rc) return rc;
+    ix->map = m;
+    return 0;
+}
+
+void sc_index_unmap(sc_index *ix) {
+    if (ix->map) munmap(ix->map, page_round(ix->capacity));
+    ix->map = NULL;
 }
 
 void sc_index_close(sc_index *ix) {
-    if (ix->map) munmap(ix->map, page_round(ix->capacity));
-    if (ix->fd >= 0) close(ix->fd);
+    sc_index_unmap(ix);
     free(ix->path);
     ix->path = NULL;
-    ix->map = NULL;
-    ix->fd = -1;
 }
 
-int sc_index_trim(sc_index *ix) {
-    off_t want = (off_t)sc_index_entries(ix) * (off_t)ix->entry_size;
-    if (ix->fd < 0) return 0;
-    if (ftruncate(ix->fd, want) != 0) return errno;
-    close(ix->fd);
-    ix->fd = -1;
+int sc_index_reserve(sc_index *ix, uint32_t entries) {
+    uint64_t need = (uint64_t)entries * ix->entry_size;
+    if (need > ix->capacity) need = ix->capacity;
+    if (need <= ix->reserved) return 0;
+    uint64_t step = ix->reserved < RESERVE_MIN ? RESERVE_MIN : ix->reserved;
+    if (step > RESERVE_MAX) step = RESERVE_MAX;
+    uint64_t target = (need + step - 1) / step * step;
+    if (target > ix->capacity) target = ix->capacity;
+    int fd = open(ix->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int rc = sc_os_preallocate(fd, target);
+    close(fd);
+    if (rc) return rc;
+    ix->reserved = target;
     return 0;
 }
 
-int sc_index_grow(sc_index *ix) {
-    if (ix->fd < 0) {
-        ix->fd = open(ix->path, O_RDWR | O_CLOEXEC);
-        if (ix->fd < 0) return errno;
-    }
-    return sc_os_preallocate(ix->fd, ix->capacity);
+int sc_index_trim(sc_index *ix) {
+    uint64_t want = (uint64_t)sc_index_entries(ix) * ix->entry_size;
+    if (want == ix->reserved) return 0;
+    if (truncate(ix->path, (off_t)want) != 0) return errno;
+    ix->reserved = want;
+    return 0;
 }
 
 int sc_index_sync(sc_index *ix) {
     size_t n = (size_t)sc_index_entries(ix) * ix->entry_size;
-    if (n == 0) return 0;
-    return msync(ix->map, n, MS_SYNC) == 0 ? 0 : errno;
+    if (n == 0 || !ix->map) return 0;
+    return msync(ix->map, page_round(n), MS_SYNC) == 0 ? 0 : errno;
 }
 
 void sc_index_truncate(sc_index *ix, uint32_t n) {
@@ -122,7 +151,7 @@ void sc_index_truncate(sc_index *ix, uint32_t n) {
 
 void sc_offset_index_append(sc_index *ix, uint32_t rel_offset, uint32_t position) {
     uint32_t n = atomic_load_explicit(&ix->entries, memory_order_relaxed);
-    SC_ASSERT(n < sc_index_capacity_entries(ix));
+    SC_ASSERT((uint64_t)(n + 1) * SC_OFFSET_ENTRY_SIZE <= ix->reserved);
     uint8_t *p = ix->map + (size_t)n * SC_OFFSET_ENTRY_SIZE;
     sc_store_be32(p, rel_offset);
     sc_store_be32(p + 4, position);
@@ -135,36 +164,37 @@ void sc_offset_index_entry(const sc_index *ix, uint32_t i, uint32_t *rel_offset,
     *position = sc_load_be32(p + 4);
 }
 
+/* Binary search over the first n entries for the last one whose key (read by
+ * KEY at byte i * SIZE) satisfies KEY <= target (or < with STRICT). */
+#define FLOOR_SEARCH(SIZE, LOAD, CMP)                                        \
+    do {                                                                     \
+        const uint8_t *base = ix->map;                                       \
+        int64_t lo = 0, hi = (int64_t)n; /* answer in [lo - 1, hi) */        \
+        while (lo < hi) {                                                    \
+            int64_t mid = lo + ((hi - lo) >> 1);                             \
+            if (LOAD(base + (size_t)mid * (SIZE)) CMP target)                 \
+                lo = mid + 1;                                                \
+            else                                                             \
+                hi = mid;                                                    \
+        }                                                                    \
+        return lo - 1;                                                       \
+    } while (0)
+
+#define LOAD_REL(p) sc_load_be32(p)
+#define LOAD_POS(p) sc_load_be32((p) + 4)
+#define LOAD_TS(p) ((int64_t)sc_load_be64(p))
+
 int64_t sc_offset_index_floor(const sc_index *ix, uint32_t n, uint32_t target) {
-    /* Branch-light binary search for the last entry with key <= target. */
-    const uint8_t *base = ix->map;
-    int64_t lo = 0, hi = (int64_t)n; /* answer in [lo - 1, hi) */
-    while (lo < hi) {
-        int64_t mid = lo + ((hi - lo) >> 1);
-        if (sc_load_be32(base + (size_t)mid * SC_OFFSET_ENTRY_SIZE) <= target)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo - 1;
+    FLOOR_SEARCH(SC_OFFSET_ENTRY_SIZE, LOAD_REL, <=);
 }
 
-int64_t sc_offset_index_floor_position(const sc_index *ix, uint32_t n, uint64_t position) {
-    const uint8_t *base = ix->map;
-    int64_t lo = 0, hi = (int64_t)n;
-    while (lo < hi) {
-        int64_t mid = lo + ((hi - lo) >> 1);
-        if (sc_load_be32(base + (size_t)mid * SC_OFFSET_ENTRY_SIZE + 4) <= position)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo - 1;
+int64_t sc_offset_index_floor_position(const sc_index *ix, uint32_t n, uint64_t target) {
+    FLOOR_SEARCH(SC_OFFSET_ENTRY_SIZE, LOAD_POS, <=);
 }
 
 void sc_time_index_append(sc_index *ix, int64_t timestamp, uint32_t rel_offset) {
     uint32_t n = atomic_load_explicit(&ix->entries, memory_order_relaxed);
-    SC_ASSERT(n < sc_index_capacity_entries(ix));
+    SC_ASSERT((uint64_t)(n + 1) * SC_TIME_ENTRY_SIZE <= ix->reserved);
     uint8_t *p = ix->map + (size_t)n * SC_TIME_ENTRY_SIZE;
     sc_store_be64(p, (uint64_t)timestamp);
     sc_store_be32(p + 8, rel_offset);
@@ -177,15 +207,6 @@ void sc_time_index_entry(const sc_index *ix, uint32_t i, int64_t *timestamp, uin
     *rel_offset = sc_load_be32(p + 8);
 }
 
-int64_t sc_time_index_before(const sc_index *ix, uint32_t n, int64_t ts) {
-    const uint8_t *base = ix->map;
-    int64_t lo = 0, hi = (int64_t)n;
-    while (lo < hi) {
-        int64_t mid = lo + ((hi - lo) >> 1);
-        if ((int64_t)sc_load_be64(base + (size_t)mid * SC_TIME_ENTRY_SIZE) < ts)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo - 1;
+int64_t sc_time_index_before(const sc_index *ix, uint32_t n, int64_t target) {
+    FLOOR_SEARCH(SC_TIME_ENTRY_SIZE, LOAD_TS, <);
 }

@@ -2,8 +2,10 @@
  * log_append.c — the write path of a log: validating and appending whole
  * batches (offsets assigned by rewriting baseOffset through an iovec, so the
  * caller's bytes are never touched), rolling, and the flush policies:
- * group commit for SC_FLUSH_ALWAYS and the background flusher for
- * SC_FLUSH_INTERVAL.
+ * group commit for SC_FLUSH_ALWAYS (inline, or by the background flusher
+ * with SC_APPEND_NOSYNC), and the syncs the flusher runs for
+ * SC_FLUSH_INTERVAL.  Every sync advances durable_offset and wakes its
+ * waiters.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -75,7 +77,7 @@ static int needs_roll(sc_log *log, sc_segment *seg, const batch_desc *d, uint32_
     if (atomic_load(&log->end_offset) + records - seg->base_offset > INT32_MAX) return 1;
     if (sc_index_entries(&seg->oindex) + n + 1 > sc_index_capacity_entries(&seg->oindex)) return 1;
     if (sc_index_entries(&seg->tindex) + n + 2 > sc_index_capacity_entries(&seg->tindex)) return 1;
-    if (log->cfg.segment_ms >= 0 && seg->first_timestamp >= 0) {
+    if (log->cfg.segment_ms >= 0 && seg->first_timestamp != SC_TS_NONE) {
         int64_t newest = d[0].max_timestamp;
         for (uint32_t i = 1; i < n; i++)
             if (d[i].max_timestamp > newest) newest = d[i].max_timestamp;
@@ -112,11 +114,11 @@ static int write_batches(sc_log *log, sc_segment *seg, const uint8_t *buf, const
      * fdatasync flush data only, not the file size and extent metadata. */
     /* Only an optimisation: on a nearly full disk the plain write may still fit. */
     if (log->cfg.flush == SC_FLUSH_ALWAYS) (void)sc_segment_fill_ahead(seg, at + len);
-    rc = sc_os_pwritev_all(seg->fd, iov, (int)(n * 2), at);
+    rc = sc_os_pwritev_all(seg->wfd, iov, (int)(n * 2), at);
     if (iov != stack_iov) free(iov);
     if (rc) {
         /* Leave no partial batch behind (ENOSPC, EIO): the log stays as it was. */
-        if (ftruncate(seg->fd, (off_t)at) == 0) seg->file_size = at;
+        if (ftruncate(seg->wfd, (off_t)at) == 0) seg->file_size = at;
     } else if (at + len > seg->file_size) {
         seg->file_size = at + len;
     }
@@ -127,7 +129,7 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
                   sc_error *err) {
     if (len == 0) return sc_fail(err, SC_ECORRUPT, "no batch to append", 0);
     if (len > INT32_MAX) return sc_fail(err, SC_ETOOLARGE, "append larger than 2 GiB", 0);
-    int rc = sc_log_enter(log);
+    int rc = sc_log_enter_writer(log);
     if (rc) return rc;
     batch_desc stack[8], *d = NULL;
     uint32_t n = 0;
@@ -149,9 +151,14 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
             rc = sc_log_retention_locked(log, sc_now_ms(), NULL);
         seg = sc_log_active(log);
     }
+    int pinned = 0;
+    if (!rc && (rc = sc_segment_pin(seg)) == 0) pinned = 1;
+    /* Everything that can fail before a byte is written: the log stays as it was. */
+    if (!rc) rc = sc_segment_reserve_index(seg, n);
     int64_t base = atomic_load(&log->end_offset);
     uint64_t position = sc_segment_size(seg);
     if (!rc) rc = write_batches(log, seg, buf, d, n, base);
+    int always = log->cfg.flush == SC_FLUSH_ALWAYS;
     if (!rc) {
         int64_t next = base;
         uint64_t at = position;
@@ -163,7 +170,7 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
         }
         atomic_store_explicit(&seg->size, position + len, memory_order_release);
         atomic_fetch_add(&log->total_bytes, len);
-        atomic_store_explicit(&log->end_offset, next, memory_order_release);
+        atomic_store_explicit(&log->end_offset, next, memory_order_seq_cst);
         log->written_seq += len;
         log->appends++;
         if (log->leader_waiting && log->appends - log->appends_at_capture >= log->expect_writers)
@@ -174,9 +181,14 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
             info->batches = n;
             info->position = position;
         }
-        if (log->cfg.flush == SC_FLUSH_ALWAYS) rc = sc_log_sync_locked(log, log->written_seq);
+    }
+    if (pinned) sc_segment_unpin(seg);
+    if (!rc) {
+        sc_log_notify_data(log);
+        if (always && !(flags & SC_APPEND_NOSYNC)) rc = sc_log_sync_locked(log, log->written_seq);
     }
     pthread_mutex_unlock(&log->append_mu);
+    if (!rc) sc_bg_note_append(log, always && (flags & SC_APPEND_NOSYNC));
     if (d != stack) free(d);
     sc_log_leave(log);
     return rc;
@@ -193,10 +205,7 @@ static void await_writers(sc_log *log) {
     uint64_t wait_ns = log->last_sync_ns / 2;
     if (wait_ns > 500000) wait_ns = 500000;
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    uint64_t ns = (uint64_t)deadline.tv_nsec + wait_ns;
-    deadline.tv_sec += (time_t)(ns / 1000000000u);
-    deadline.tv_nsec = (long)(ns % 1000000000u);
+    sc_deadline_after_ns(&deadline, wait_ns);
     log->leader_waiting = 1;
     while (log->appends - log->appends_at_capture < log->expect_writers)
         if (pthread_cond_timedwait(&log->writers_cv, &log->append_mu, &deadline) != 0) break;
@@ -222,10 +231,10 @@ int sc_log_sync_locked(sc_log *log, uint64_t target) {
         log->sync_in_progress = 1;
         if (log->cfg.flush == SC_FLUSH_ALWAYS) await_writers(log);
         uint64_t t = log->written_seq;
+        int64_t covers = atomic_load(&log->end_offset);
         uint64_t group = log->appends - log->appends_at_capture;
         log->appends_at_capture = log->appends;
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t t0 = sc_mono_ns();
         /* Dirty segments are a suffix of the array: a sync leaves every
          * segment it covers clean, and only the newest ones get appends. */
         sc_segment *stack[DIRTY_STACK], **dirty = stack;
@@ -240,66 +249,98 @@ int sc_log_sync_locked(sc_log *log, uint64_t target) {
         int rc = (dirty && sizes) ? 0 : ENOMEM;
         for (size_t i = first; !rc && i < log->nsegs; i++) {
             sc_segment_retain(log->segs[i]);
+            rc = sc_segment_pin(log->segs[i]);
+            if (rc) {
+                sc_segment_release(log->segs[i]);
+                break;
+            }
             dirty[nd] = log->segs[i];
             sizes[nd++] = sc_segment_size(log->segs[i]);
         }
         /* The leader syncs with the lock released, so appends keep landing
          * and the next sync covers all of them at once. */
         pthread_mutex_unlock(&log->append_mu);
-        for (size_t i = 0; i < nd && !rc; i++) rc = sc_os_datasync(dirty[i]->fd);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        for (size_t i = 0; i < nd && !rc; i++) rc = sc_segment_sync(dirty[i], 0);
+        uint64_t t1 = sc_mono_ns();
         pthread_mutex_lock(&log->append_mu);
-        log->last_sync_ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
+        log->last_sync_ns = t1 - t0;
         /* The appenders this sync covered come back for more; those that wrote
          * while it ran are waiting already: the next sync should take both. */
         log->expect_writers = group + (log->appends - log->appends_at_capture);
         for (size_t i = 0; i < nd; i++) {
             if (!rc && dirty[i]->synced_size < sizes[i]) dirty[i]->synced_size = sizes[i];
-            sc_segment_release(dirty[i]);
+            sc_log_put_segment(dirty[i]);
         }
         if (dirty != stack) free(dirty);
         if (sizes != stack_sizes) free(sizes);
         log->sync_in_progress = 0;
         if (rc) log->sync_error = rc;
         else if (t > log->synced_seq) log->synced_seq = t;
+        if (!rc && covers > atomic_load(&log->durable_offset)) {
+            atomic_store(&log->durable_offset, covers);
+            sc_log_notify_durable(log);
+        }
         pthread_cond_broadcast(&log->sync_cv);
-        if (rc) return rc;
+        if (rc) {
+            sc_log_notify_durable(log); /* durable waiters learn of the failure */
+            return rc;
+        }
     }
     return 0;
 }
 
-int sc_log_flush(sc_log *log) {
-    int rc = sc_log_enter(log);
-    if (rc) return rc;
-    pthread_mutex_lock(&log->append_mu);
-    rc = sc_log_sync_locked(log, log->written_seq);
-    /* Segments dirtied outside the write counter (never-policy rolls, truncation). */
+int sc_log_sync_all_locked(sc_log *log) {
+    int rc = sc_log_sync_locked(log, log->written_seq);
+    /* Segments dirtied outside the write counter (never-policy rolls,
+     * truncation, recovery) and their indexes, which a clean shutdown promises. */
     for (size_t i = 0; !rc && i < log->nsegs; i++) {
         sc_segment *s = log->segs[i];
-        if (s->synced_size < sc_segment_size(s)) {
-            rc = sc_os_datasync(s->fd);
-            if (!rc) s->synced_size = sc_segment_size(s);
-            else log->sync_error = rc;
+        int last = i + 1 == log->nsegs;
+        int dirty = s->synced_size < sc_segment_size(s);
+        if (!dirty && !(last && s->file_size > sc_segment_size(s))) continue;
+        sc_segment_retain(s);
+        rc = sc_segment_pin(s);
+        if (rc) {
+            sc_segment_release(s);
+            break;
+        }
+        if (last && !s->sealed) rc = sc_segment_trim_fill(s);
+        if (!rc && dirty) rc = sc_segment_sync(s, 1);
+        if (!rc) s->synced_size = sc_segment_size(s);
+        else log->sync_error = rc;
+        sc_log_put_segment(s);
+    }
+    if (!rc) {
+        /* The active segment's index entries (stored through the mapping). */
+        sc_segment *act = sc_log_active(log);
+        sc_segment_retain(act);
+        rc = sc_segment_pin(act);
+        if (!rc) {
+            rc = sc_index_sync(&act->oindex);
+            if (!rc) rc = sc_index_sync(&act->tindex);
+            sc_segment_unpin(act);
+        }
+        sc_segment_release(act);
+    }
+    if (!rc) {
+        int64_t end = atomic_load(&log->end_offset);
+        log->synced_seq = log->written_seq;
+        if (end > log->recovery_offset) log->recovery_offset = end;
+        if (end > atomic_load(&log->durable_offset)) {
+            atomic_store(&log->durable_offset, end);
+            sc_log_notify_durable(log);
         }
     }
-    pthread_mutex_unlock(&log->append_mu);
-    sc_log_leave(log);
     return rc;
 }
 
-void *sc_log_flusher_main(void *arg) {
-    sc_log *log = arg;
+int sc_log_flush(sc_log *log) {
+    int rc = sc_log_enter_writer(log);
+    if (rc) return rc == SC_EREADONLY ? 0 : rc;
     pthread_mutex_lock(&log->append_mu);
-    while (!log->flusher_stop) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)log->cfg.flush_interval_ms * 1000000u;
-        deadline.tv_sec += (time_t)(ns / 1000000000u);
-        deadline.tv_nsec = (long)(ns % 1000000000u);
-        pthread_cond_timedwait(&log->flusher_cv, &log->append_mu, &deadline);
-        if (log->flusher_stop) break;
-        if (log->synced_seq < log->written_seq) (void)sc_log_sync_locked(log, log->written_seq);
-    }
+    rc = sc_log_sync_all_locked(log);
+    if (!rc) rc = sc_meta_write(log, 0);
     pthread_mutex_unlock(&log->append_mu);
-    return NULL;
+    sc_log_leave(log);
+    return rc;
 }

@@ -1,9 +1,10 @@
 /*
  * segment.c — one segment: a .log file of whole batches plus its offset and
  * time indexes.  Owns the files' lifetimes (reference counted, so readers keep
- * a deleted segment's descriptor and mapping alive), the read mapping, the
- * bookkeeping done for each appended batch, sealing, locating an offset, and
- * the batch scan used by recovery and index rebuilds.
+ * a removed segment's descriptor and mapping alive), residency (a log set may
+ * close an idle segment's files and reopen them when a reader pins it), the
+ * read mapping, the bookkeeping done for each appended batch, sealing, and
+ * removal by rename.  Locating and scanning batches live in segment_scan.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -21,30 +22,19 @@
 
 #define SUFFIX_ROOM 16
 
-static void set_suffix(char *path, const char *suffix) {
-    char *dot = strrchr(path, '.');
-    strcpy(dot, suffix);
-}
+static const char *const SUFFIXES[3] = {".log", ".index", ".timeindex"};
 
-static size_t oindex_capacity(const sc_log_config *cfg) {
-    uint64_t n = cfg->segment_bytes / (cfg->index_interval_bytes ? cfg->index_interval_bytes : 1) + 4;
-    uint64_t bytes = n * SC_OFFSET_ENTRY_SIZE;
-    if (bytes > cfg->max_index_bytes) bytes = cfg->max_index_bytes;
-    return (size_t)bytes;
-}
-
-static size_t tindex_capacity(const sc_log_config *cfg) {
-    uint64_t n = cfg->segment_bytes / (cfg->index_interval_bytes ? cfg->index_interval_bytes : 1) + 4;
-    uint64_t bytes = n * SC_TIME_ENTRY_SIZE;
-    if (bytes > cfg->max_index_bytes) bytes = cfg->max_index_bytes;
-    return (size_t)bytes;
+/* path with its ".log" replaced by suffix (+ extra), into buf of n bytes. */
+static void sibling(char *buf, size_t n, const char *path, const char *suffix, const char *extra) {
+    size_t stem = strlen(path) - 4; /* ".log" */
+    snprintf(buf, n, "%.*s%s%s", (int)stem, path, suffix, extra);
 }
 
 static int segment_new(const char *dir, int64_t base_offset, const sc_log_config *cfg,
-                       sc_segment **out) {
+                       sc_pool *pool, sc_segment **out) {
     sc_segment *seg = calloc(1, sizeof *seg);
     if (!seg) return ENOMEM;
-    size_t n = strlen(dir) + 1 + 20 + SUFFIX_ROOM;
+    size_t n = strlen(dir) + 1 + SC_SEGMENT_NAME_DIGITS + SUFFIX_ROOM;
     seg->path = malloc(n);
     if (!seg->path) {
         free(seg);
@@ -52,143 +42,253 @@ static int segment_new(const char *dir, int64_t base_offset, const sc_log_config
     }
     snprintf(seg->path, n, "%s/%020" PRId64 ".log", dir, base_offset);
     atomic_init(&seg->refs, 1);
+    atomic_init(&seg->res, 0);
     seg->base_offset = base_offset;
-    seg->fd = -1;
-    seg->oindex.fd = seg->tindex.fd = -1;
-    seg->oindex.path = seg->tindex.path = NULL;
+    seg->pool = pool;
+    seg->fd = seg->wfd = -1;
     atomic_init(&seg->size, 0);
     atomic_init(&seg->next_offset, base_offset);
-    atomic_init(&seg->max_timestamp, -1);
-    seg->first_timestamp = -1;
-    seg->last_time_entry = INT64_MIN;
+    atomic_init(&seg->max_timestamp, SC_TS_NONE);
+    seg->first_timestamp = SC_TS_NONE;
+    seg->last_time_entry = SC_TS_NONE;
+    seg->damage_position = UINT64_MAX;
     seg->map_capacity = cfg->segment_bytes + cfg->max_batch_bytes;
+    seg->ocap = sc_index_capacity_for(cfg, SC_OFFSET_ENTRY_SIZE);
+    seg->tcap = sc_index_capacity_for(cfg, SC_TIME_ENTRY_SIZE);
     pthread_mutex_init(&seg->map_mu, NULL);
+    pthread_mutex_init(&seg->res_mu, NULL);
     *out = seg;
     return 0;
 }
 
-static int open_files(sc_segment *seg, const sc_log_config *cfg, int flags, int active,
-                      int *index_missing) {
-    seg->fd = open(seg->path, O_RDWR | O_CLOEXEC | flags, 0644);
-    if (seg->fd < 0) return errno;
+static int stat_identity(sc_segment *seg, uint64_t *size) {
     struct stat st;
     if (fstat(seg->fd, &st) != 0) return errno;
     seg->dev = (uint64_t)st.st_dev;
     seg->ino = (uint64_t)st.st_ino;
-    atomic_store(&seg->size, (uint64_t)st.st_size);
-    seg->synced_size = (uint64_t)st.st_size;
-    seg->file_size = (uint64_t)st.st_size;
-    size_t n = strlen(seg->path) + SUFFIX_ROOM;
-    char *ipath = malloc(n);
-    if (!ipath) return ENOMEM;
-    memcpy(ipath, seg->path, strlen(seg->path) + 1);
-    uint64_t osize = 0, tsize = 0;
-    int missing = 0;
-    set_suffix(ipath, ".index");
-    if (flags & O_TRUNC) unlink(ipath);
-    else if (access(ipath, F_OK) != 0) missing = 1;
-    int rc = sc_index_open(&seg->oindex, ipath, SC_OFFSET_ENTRY_SIZE, oindex_capacity(cfg), active, &osize);
-    if (rc == 0) {
-        set_suffix(ipath, ".timeindex");
-        if (flags & O_TRUNC) unlink(ipath);
-        else if (access(ipath, F_OK) != 0) missing = 1;
-        rc = sc_index_open(&seg->tindex, ipath, SC_TIME_ENTRY_SIZE, tindex_capacity(cfg), active, &tsize);
+    if (size) *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static void close_files(sc_segment *seg) {
+    pthread_mutex_lock(&seg->map_mu);
+    sc_map_release(seg->map);
+    seg->map = NULL;
+    pthread_mutex_unlock(&seg->map_mu);
+    sc_index_unmap(&seg->oindex);
+    sc_index_unmap(&seg->tindex);
+    if (seg->fd >= 0) close(seg->fd);
+    if (seg->wfd >= 0) close(seg->wfd);
+    seg->fd = seg->wfd = -1;
+}
+
+/* Open the .log descriptors: read-only always, read-write unless sealed. */
+static int open_log_files(sc_segment *seg, int flags) {
+    if (!seg->readonly && !seg->sealed) {
+        seg->wfd = open(seg->path, O_RDWR | O_CLOEXEC | flags, 0644);
+        if (seg->wfd < 0) return errno;
     }
-    free(ipath);
-    if (index_missing) *index_missing = missing || osize % SC_OFFSET_ENTRY_SIZE || tsize % SC_TIME_ENTRY_SIZE;
-    seg->sealed = !active;
+    seg->fd = open(seg->path, O_RDONLY | O_CLOEXEC);
+    if (seg->fd < 0) return errno;
+    return 0;
+}
+
+static int open_index(sc_segment *seg, sc_index *ix, const char *suffix, uint32_t esize, size_t cap,
+                      int fresh, int *missing, uint64_t *fsize) {
+    size_t n = strlen(seg->path) + SUFFIX_ROOM;
+    char *p = malloc(n);
+    if (!p) return ENOMEM;
+    sibling(p, n, seg->path, suffix, "");
+    if (fresh) unlink(p); /* leftovers of a segment of the same name */
+    else if (access(p, F_OK) != 0) *missing = 1;
+    int rc = 0;
+    if (seg->readonly && *missing) {
+        /* Nothing to map: lookups walk the log instead. */
+        ix->path = p;
+        ix->map = NULL;
+        ix->capacity = cap;
+        ix->reserved = 0;
+        ix->entry_size = esize;
+        atomic_store(&ix->entries, 0);
+        return 0;
+    }
+    rc = sc_index_open(ix, p, esize, cap, !seg->readonly, fsize);
+    free(p);
     return rc;
 }
 
-int sc_segment_create(const char *dir, int64_t base_offset, const sc_log_config *cfg,
-                      sc_segment **out) {
-    int rc = segment_new(dir, base_offset, cfg, out);
+static int open_files(sc_segment *seg, int fresh, int *index_missing) {
+    int rc = open_log_files(seg, fresh ? O_CREAT | O_TRUNC : 0);
+    uint64_t size = 0;
+    if (!rc) rc = stat_identity(seg, &size);
     if (rc) return rc;
-    rc = open_files(*out, cfg, O_CREAT | O_TRUNC, 1, NULL);
+    atomic_store(&seg->size, size);
+    seg->synced_size = size;
+    seg->file_size = size;
+    int missing = 0;
+    uint64_t osize = 0, tsize = 0;
+    rc = open_index(seg, &seg->oindex, ".index", SC_OFFSET_ENTRY_SIZE, seg->ocap, fresh, &missing, &osize);
+    if (!rc)
+        rc = open_index(seg, &seg->tindex, ".timeindex", SC_TIME_ENTRY_SIZE, seg->tcap, fresh, &missing,
+                        &tsize);
+    if (index_missing)
+        *index_missing = missing || osize % SC_OFFSET_ENTRY_SIZE || tsize % SC_TIME_ENTRY_SIZE;
+    return rc;
+}
+
+static void become_resident(sc_segment *seg) {
+    atomic_store(&seg->res, SC_RES_RESIDENT);
+    if (seg->pool) sc_pool_add(seg->pool, seg);
+}
+
+int sc_segment_create(const char *dir, int64_t base_offset, const sc_log_config *cfg,
+                      sc_pool *pool, sc_segment **out) {
+    int rc = segment_new(dir, base_offset, cfg, pool, out);
+    if (rc) return rc;
+    rc = open_files(*out, 1, NULL);
     if (rc) {
         sc_segment_unlink(*out);
         sc_segment_release(*out);
         *out = NULL;
+        return rc;
     }
-    return rc;
+    become_resident(*out);
+    return 0;
 }
 
 int sc_segment_open(const char *dir, int64_t base_offset, const sc_log_config *cfg, int active,
-                    sc_segment **out, int *index_missing) {
-    int rc = segment_new(dir, base_offset, cfg, out);
+                    int readonly, sc_pool *pool, sc_segment **out, int *index_missing) {
+    int rc = segment_new(dir, base_offset, cfg, pool, out);
     if (rc) return rc;
-    rc = open_files(*out, cfg, 0, active, index_missing);
+    (*out)->sealed = !active;
+    (*out)->readonly = readonly;
+    rc = open_files(*out, 0, index_missing);
     if (rc) {
         sc_segment_release(*out);
         *out = NULL;
+        return rc;
     }
-    return rc;
+    become_resident(*out);
+    return 0;
 }
 
 void sc_segment_retain(sc_segment *seg) { atomic_fetch_add_explicit(&seg->refs, 1, memory_order_relaxed); }
 
-void sc_map_retain(sc_map *map) { atomic_fetch_add_explicit(&map->refs, 1, memory_order_relaxed); }
-
-static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
-static sc_map *registry; /* every live mapping of this process, any log */
-
-static void registry_add(sc_map *m) {
-    pthread_mutex_lock(&registry_mu);
-    m->prev = NULL;
-    m->next = registry;
-    if (registry) registry->prev = m;
-    registry = m;
-    pthread_mutex_unlock(&registry_mu);
-}
-
-void sc_map_release(sc_map *map) {
-    if (!map) return;
-    if (atomic_fetch_sub_explicit(&map->refs, 1, memory_order_acq_rel) == 1) {
-        pthread_mutex_lock(&registry_mu);
-        if (map->prev) map->prev->next = map->next;
-        else registry = map->next;
-        if (map->next) map->next->prev = map->prev;
-        pthread_mutex_unlock(&registry_mu);
-        munmap(map->addr, map->len);
-        free(map);
-    }
-}
-
-/* Whether any mapping of this file other than `own` is alive, or `own` is
- * referenced by anything but its segment. */
-static int file_pinned(const sc_segment *seg, const sc_map *own) {
-    int pinned = own && atomic_load(&own->refs) > 1;
-    pthread_mutex_lock(&registry_mu);
-    for (const sc_map *m = registry; m && !pinned; m = m->next)
-        if (m != own && m->dev == seg->dev && m->ino == seg->ino) pinned = 1;
-    pthread_mutex_unlock(&registry_mu);
-    return pinned;
-}
-
 void sc_segment_release(sc_segment *seg) {
     if (!seg) return;
     if (atomic_fetch_sub_explicit(&seg->refs, 1, memory_order_acq_rel) != 1) return;
-    sc_map_release(seg->map);
-    sc_index_close(&seg->oindex);
-    sc_index_close(&seg->tindex);
-    if (seg->fd >= 0) close(seg->fd);
+    if (seg->pool && (atomic_load(&seg->res) & SC_RES_RESIDENT)) sc_pool_remove(seg->pool, seg);
+    close_files(seg);
+    free(seg->oindex.path);
+    free(seg->tindex.path);
     pthread_mutex_destroy(&seg->map_mu);
+    pthread_mutex_destroy(&seg->res_mu);
     free(seg->path);
     free(seg);
 }
 
+/* ------------------------------------------------------------- residency */
+
+int sc_segment_pin(sc_segment *seg) {
+    uint32_t s = atomic_load_explicit(&seg->res, memory_order_acquire);
+    while (s & SC_RES_RESIDENT) {
+        if (atomic_compare_exchange_weak_explicit(&seg->res, &s, s + SC_RES_PIN, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            if (!atomic_load_explicit(&seg->referenced, memory_order_relaxed))
+                atomic_store_explicit(&seg->referenced, 1, memory_order_relaxed);
+            return 0;
+        }
+    }
+    /* Evicted: reopen under res_mu (one reopener; evictions wait for it). */
+    pthread_mutex_lock(&seg->res_mu);
+    int rc = 0, added = 0;
+    s = atomic_load(&seg->res);
+    if (s & SC_RES_RESIDENT) {
+        atomic_fetch_add(&seg->res, SC_RES_PIN);
+    } else {
+        rc = open_log_files(seg, 0);
+        if (!rc) {
+            uint64_t dev = seg->dev, ino = seg->ino;
+            rc = stat_identity(seg, NULL);
+            if (!rc && (dev != seg->dev || ino != seg->ino)) rc = ESTALE; /* replaced underneath */
+        }
+        if (!rc && seg->oindex.path && (seg->oindex.reserved || !seg->readonly))
+            rc = sc_index_map(&seg->oindex);
+        if (!rc && seg->tindex.path && (seg->tindex.reserved || !seg->readonly))
+            rc = sc_index_map(&seg->tindex);
+        if (rc) {
+            close_files(seg);
+        } else {
+            atomic_store(&seg->res, SC_RES_RESIDENT + SC_RES_PIN);
+            added = 1;
+        }
+    }
+    pthread_mutex_unlock(&seg->res_mu);
+    if (added && seg->pool) sc_pool_add(seg->pool, seg);
+    return rc;
+}
+
+void sc_segment_unpin(sc_segment *seg) { atomic_fetch_sub_explicit(&seg->res, SC_RES_PIN, memory_order_release); }
+
+int sc_segment_evict(sc_segment *seg) {
+    pthread_mutex_lock(&seg->res_mu);
+    uint32_t expect = SC_RES_RESIDENT;
+    int done = atomic_compare_exchange_strong(&seg->res, &expect, 0);
+    if (done) close_files(seg);
+    pthread_mutex_unlock(&seg->res_mu);
+    return done;
+}
+
+/* ------------------------------------------------------------- files */
+
+int sc_segment_rename_deleted(sc_segment *seg) {
+    size_t n = strlen(seg->path) + SUFFIX_ROOM;
+    char from[n], to[n + 8];
+    int i;
+    for (i = 0; i < 3; i++) {
+        sibling(from, n, seg->path, SUFFIXES[i], "");
+        sibling(to, sizeof to, seg->path, SUFFIXES[i], ".deleted");
+        if (rename(from, to) != 0 && !(i > 0 && errno == ENOENT)) break;
+    }
+    if (i == 3) return 0;
+    int rc = errno;
+    while (i-- > 0) { /* put back what was renamed */
+        sibling(from, n, seg->path, SUFFIXES[i], "");
+        sibling(to, sizeof to, seg->path, SUFFIXES[i], ".deleted");
+        (void)rename(to, from);
+    }
+    return rc;
+}
+
+void sc_segment_restore_deleted(sc_segment *seg) {
+    size_t n = strlen(seg->path) + SUFFIX_ROOM;
+    char from[n], to[n + 8];
+    for (int i = 0; i < 3; i++) {
+        sibling(from, n, seg->path, SUFFIXES[i], "");
+        sibling(to, sizeof to, seg->path, SUFFIXES[i], ".deleted");
+        (void)rename(to, from);
+    }
+}
+
+void sc_segment_unlink_deleted(sc_segment *seg) {
+    size_t n = strlen(seg->path) + SUFFIX_ROOM + 8;
+    char p[n];
+    for (int i = 0; i < 3; i++) {
+        sibling(p, n, seg->path, SUFFIXES[i], ".deleted");
+        (void)unlink(p);
+    }
+}
+
 void sc_segment_unlink(sc_segment *seg) {
     size_t n = strlen(seg->path) + SUFFIX_ROOM;
-    char *p = malloc(n);
-    if (!p) return;
-    memcpy(p, seg->path, strlen(seg->path) + 1);
-    unlink(p);
-    set_suffix(p, ".index");
-    unlink(p);
-    set_suffix(p, ".timeindex");
-    unlink(p);
-    free(p);
+    char p[n];
+    for (int i = 0; i < 3; i++) {
+        sibling(p, n, seg->path, SUFFIXES[i], "");
+        (void)unlink(p);
+    }
 }
+
+/* ------------------------------------------------------------- mapping */
 
 int sc_segment_map(sc_segment *seg, uint64_t need, sc_map **out) {
     pthread_mutex_lock(&seg->map_mu);
@@ -218,9 +318,7 @@ int sc_segment_map(sc_segment *seg, uint64_t need, sc_map **out) {
         atomic_init(&m->refs, 1);
         m->addr = addr;
         m->len = len;
-        m->dev = seg->dev;
-        m->ino = seg->ino;
-        registry_add(m);
+        sc_pin_register(&m->pin, seg->dev, seg->ino, UINT64_MAX);
         sc_map_release(seg->map);
         seg->map = map = m;
     }
@@ -234,7 +332,8 @@ int sc_segment_shrink(sc_segment *seg, uint64_t size) {
     /* Under map_mu, so no reader can map the old size between the check and
      * the new size: every later sc_segment_map sees the new one. */
     pthread_mutex_lock(&seg->map_mu);
-    if (file_pinned(seg, seg->map)) {
+    const sc_pin *own = seg->map && atomic_load(&seg->map->refs) == 1 ? &seg->map->pin : NULL;
+    if (sc_pins_cover(seg->dev, seg->ino, size, own)) {
         pthread_mutex_unlock(&seg->map_mu);
         return SC_EBUSY;
     }
@@ -243,6 +342,16 @@ int sc_segment_shrink(sc_segment *seg, uint64_t size) {
     atomic_store_explicit(&seg->size, size, memory_order_release);
     pthread_mutex_unlock(&seg->map_mu);
     return 0;
+}
+
+/* ------------------------------------------------------------- writing */
+
+int sc_segment_reserve_index(sc_segment *seg, uint32_t batches) {
+    /* One offset entry per batch at most, and one time entry each plus the
+     * final one written when the segment seals. */
+    int rc = sc_index_reserve(&seg->oindex, sc_index_entries(&seg->oindex) + batches);
+    if (!rc) rc = sc_index_reserve(&seg->tindex, sc_index_entries(&seg->tindex) + batches + 1);
+    return rc;
 }
 
 void sc_segment_note_batch(sc_segment *seg, const sc_log_config *cfg, uint64_t position,
@@ -254,12 +363,15 @@ void sc_segment_note_batch(sc_segment *seg, const sc_log_config *cfg, uint64_t p
      * an index entry's position is never 0 and a rescan from the last entry
      * does not index that batch twice, even with index_interval_bytes 0. */
     if (seg->bytes_since_index > 0 && seg->bytes_since_index >= cfg->index_interval_bytes) {
-        /* Time entry first: after a crash between the two writes, recovery
-         * drops a time entry that has no offset entry, never the reverse. */
-        int room = sc_index_entries(&seg->oindex) < sc_index_capacity_entries(&seg->oindex) &&
-                   sc_index_entries(&seg->tindex) + 1 < sc_index_capacity_entries(&seg->tindex);
-        if (room) { /* the writer rolls before an index fills; a rebuild may not */
-            if (seg_max > seg->last_time_entry) {
+        /* Room was reserved by the caller; a rebuild may still meet a full
+         * index (of a segment written with other options): skip the entry. */
+        uint32_t on = sc_index_entries(&seg->oindex), tn = sc_index_entries(&seg->tindex);
+        int room = (uint64_t)(on + 1) * SC_OFFSET_ENTRY_SIZE <= seg->oindex.reserved &&
+                   (uint64_t)(tn + 2) * SC_TIME_ENTRY_SIZE <= seg->tindex.reserved;
+        if (room) {
+            /* Time entry first: after a crash between the two writes, recovery
+             * drops a time entry that has no offset entry, never the reverse. */
+            if (seg_max != SC_TS_NONE && seg_max > seg->last_time_entry) {
                 sc_time_index_append(&seg->tindex, seg_max, rel);
                 seg->last_time_entry = seg_max;
             }
@@ -269,7 +381,7 @@ void sc_segment_note_batch(sc_segment *seg, const sc_log_config *cfg, uint64_t p
     }
     seg->bytes_since_index += batch_size;
     if (position == 0) seg->first_timestamp = max_timestamp;
-    if (max_timestamp > seg_max)
+    if (seg_max == SC_TS_NONE || max_timestamp > seg_max)
         atomic_store_explicit(&seg->max_timestamp, max_timestamp, memory_order_release);
     atomic_store_explicit(&seg->next_offset, base_offset + last_offset_delta + 1, memory_order_release);
 }
@@ -283,11 +395,11 @@ int sc_segment_fill_ahead(sc_segment *seg, uint64_t end) {
     uint64_t at = seg->file_size;
     while (at < target) {
         size_t n = target - at < sizeof zeros ? (size_t)(target - at) : sizeof zeros;
-        ssize_t w = pwrite(seg->fd, zeros, n, (off_t)at);
+        ssize_t w = pwrite(seg->wfd, zeros, n, (off_t)at);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             int e = w < 0 ? errno : EIO;
-            if (ftruncate(seg->fd, (off_t)seg->file_size) != 0) { /* recovery cuts zeros anyway */ }
+            if (ftruncate(seg->wfd, (off_t)seg->file_size) != 0) { /* recovery cuts zeros anyway */ }
             return e;
         }
         at += (uint64_t)w;
@@ -299,174 +411,57 @@ int sc_segment_fill_ahead(sc_segment *seg, uint64_t end) {
 int sc_segment_trim_fill(sc_segment *seg) {
     uint64_t size = sc_segment_size(seg);
     if (seg->file_size <= size) return 0;
-    if (ftruncate(seg->fd, (off_t)size) != 0) return errno;
+    if (ftruncate(seg->wfd, (off_t)size) != 0) return errno;
     seg->file_size = size;
     return 0;
 }
 
 int sc_segment_seal(sc_segment *seg, int sync) {
     if (seg->sealed) return 0;
-    int frc = sc_segment_trim_fill(seg);
-    if (frc) return frc;
+    int rc = sc_segment_trim_fill(seg);
+    if (rc) return rc;
     int64_t max_ts = atomic_load(&seg->max_timestamp);
-    if (max_ts > seg->last_time_entry &&
-        sc_index_entries(&seg->tindex) < sc_index_capacity_entries(&seg->tindex)) {
-        int64_t next = atomic_load(&seg->next_offset);
+    int64_t next = atomic_load(&seg->next_offset);
+    uint32_t tn = sc_index_entries(&seg->tindex);
+    int final_entry = max_ts != SC_TS_NONE && max_ts > seg->last_time_entry &&
+                      tn < sc_index_capacity_entries(&seg->tindex);
+    if (final_entry && (rc = sc_index_reserve(&seg->tindex, tn + 1)) != 0) return rc;
+    int64_t last_entry = seg->last_time_entry;
+    if (final_entry) {
         sc_time_index_append(&seg->tindex, max_ts, (uint32_t)(next - seg->base_offset));
         seg->last_time_entry = max_ts;
     }
-    int rc = sc_index_trim(&seg->oindex);
-    if (!rc) rc = sc_index_trim(&seg->tindex);
-    if (!rc && sync) rc = sc_segment_sync(seg, 1);
-    if (!rc) seg->sealed = 1;
-    return rc;
+    if (sync && (rc = sc_segment_sync(seg, 1)) != 0) {
+        if (final_entry) { /* as it was: still active */
+            sc_index_truncate(&seg->tindex, tn);
+            seg->last_time_entry = last_entry;
+        }
+        return rc;
+    }
+    /* A failed trim leaves zero entries past the last, which mark the end. */
+    (void)sc_index_trim(&seg->oindex);
+    (void)sc_index_trim(&seg->tindex);
+    if (seg->wfd >= 0) close(seg->wfd);
+    seg->wfd = -1;
+    seg->sealed = 1;
+    if (seg->pool) sc_pool_update(seg->pool, seg);
+    return 0;
 }
 
 int sc_segment_unseal(sc_segment *seg) {
     if (!seg->sealed) return 0;
-    int rc = sc_index_grow(&seg->oindex);
-    if (!rc) rc = sc_index_grow(&seg->tindex);
-    if (!rc) seg->sealed = 0;
-    return rc;
+    int fd = open(seg->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errno;
+    seg->wfd = fd;
+    seg->sealed = 0;
+    return 0;
 }
 
 int sc_segment_sync(sc_segment *seg, int indexes) {
+    /* The read-only descriptor: it lives as long as the pin the caller holds,
+     * while the writable one closes when a roll seals the segment. */
     int rc = sc_os_datasync(seg->fd);
     if (!rc && indexes) rc = sc_index_sync(&seg->oindex);
     if (!rc && indexes) rc = sc_index_sync(&seg->tindex);
-    return rc;
-}
-
-int sc_segment_locate(sc_segment *seg, const sc_map *map, uint64_t limit, int64_t offset,
-                      uint64_t *position, int64_t *batch_base, int64_t *batch_next) {
-    uint64_t pos = 0;
-    if (offset > seg->base_offset) {
-        uint64_t rel64 = (uint64_t)(offset - seg->base_offset);
-        uint32_t rel = rel64 > UINT32_MAX ? UINT32_MAX : (uint32_t)rel64;
-        uint32_t n = sc_index_entries(&seg->oindex);
-        int64_t i = sc_offset_index_floor(&seg->oindex, n, rel);
-        if (i >= 0) {
-            uint32_t r, p;
-            sc_offset_index_entry(&seg->oindex, (uint32_t)i, &r, &p);
-            if (p < limit) pos = p;
-        }
-    }
-    const uint8_t *base = map->addr;
-    while (pos + SC_BATCH_HEADER_SIZE <= limit) {
-        const uint8_t *h = base + pos;
-        int64_t b = (int64_t)sc_load_be64(h);
-        int32_t len = (int32_t)sc_load_be32(h + SC_BATCH_LENGTH_OFFSET);
-        int32_t lod = (int32_t)sc_load_be32(h + SC_BATCH_LAST_OFFSET_DELTA_OFFSET);
-        if (SC_UNLIKELY(len < SC_BATCH_HEADER_SIZE - SC_BATCH_LOG_OVERHEAD || lod < 0 ||
-                        (uint64_t)len + SC_BATCH_LOG_OVERHEAD > limit - pos))
-            return SC_ECORRUPT;
-        if (b + lod >= offset) {
-            *position = pos;
-            *batch_base = b;
-            *batch_next = b + lod + 1;
-            return 0;
-        }
-        pos += (uint64_t)len + SC_BATCH_LOG_OVERHEAD;
-    }
-    return SC_ENOTFOUND;
-}
-
-/* Read-ahead buffer over the segment file for scans. */
-typedef struct {
-    int fd;
-    uint8_t *buf;
-    size_t cap;
-    uint64_t start; /* file position of buf[0] */
-    size_t len;     /* valid bytes in buf */
-} reader;
-
-/* Make [pos, pos + need) available in the buffer; 0, or errno, or SC_ENOTFOUND at EOF. */
-static int reader_fill(reader *r, uint64_t pos, size_t need, uint64_t limit) {
-    if (pos >= r->start && pos + need <= r->start + r->len) return 0;
-    if (pos + need > limit) return SC_ENOTFOUND;
-    if (need > r->cap) {
-        uint8_t *nb = realloc(r->buf, need);
-        if (!nb) return ENOMEM;
-        r->buf = nb;
-        r->cap = need;
-    }
-    size_t want = r->cap;
-    if (pos + want > limit) want = (size_t)(limit - pos);
-    size_t got = 0;
-    while (got < want) {
-        ssize_t n = pread(r->fd, r->buf + got, want - got, (off_t)(pos + got));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (n == 0) break;
-        got += (size_t)n;
-    }
-    r->start = pos;
-    r->len = got;
-    return got >= need ? 0 : SC_ENOTFOUND;
-}
-
-int sc_segment_scan(sc_segment *seg, const sc_log_config *cfg, uint64_t from, uint64_t limit,
-                    int validate, int note, uint64_t *good_end, const char **why,
-                    uint64_t *scanned) {
-    reader r = {seg->fd, NULL, 0, 0, 0};
-    r.cap = 1u << 20;
-    r.buf = malloc(r.cap);
-    if (!r.buf) return ENOMEM;
-    uint64_t pos = from;
-    int64_t expect_min = atomic_load(&seg->next_offset);
-    int rc = 0;
-    *why = NULL;
-    if (note) seg->bytes_since_index = 0;
-    while (pos < limit) {
-        rc = reader_fill(&r, pos, SC_BATCH_HEADER_SIZE, limit);
-        if (rc == SC_ENOTFOUND) {
-            *why = "torn batch header at end of segment";
-            rc = 0;
-            break;
-        }
-        if (rc) break;
-        sc_batch_header h;
-        size_t size;
-        sc_error err = {NULL, 0};
-        const uint8_t *p = r.buf + (pos - r.start);
-        rc = sc_batch_size(p, SIZE_MAX, &size, &h, &err);
-        if (rc) {
-            *why = err.what ? err.what : sc_strerror(rc);
-            rc = 0;
-            break;
-        }
-        if (size > limit - pos) {
-            *why = "torn batch: length runs past end of segment";
-            break;
-        }
-        if (validate) {
-            rc = reader_fill(&r, pos, size, limit);
-            if (rc) break;
-            p = r.buf + (pos - r.start);
-            rc = sc_batch_validate(p, size, &h, &size, &err);
-            if (rc) {
-                *why = err.what ? err.what : sc_strerror(rc);
-                rc = 0;
-                break;
-            }
-        }
-        if (h.base_offset < expect_min || h.base_offset - seg->base_offset > (int64_t)UINT32_MAX - h.last_offset_delta) {
-            *why = "batch base offset out of sequence";
-            break;
-        }
-        if (note) {
-            sc_segment_note_batch(seg, cfg, pos, h.base_offset, h.last_offset_delta, h.max_timestamp, size);
-        } else {
-            if (h.max_timestamp > atomic_load(&seg->max_timestamp)) atomic_store(&seg->max_timestamp, h.max_timestamp);
-            atomic_store(&seg->next_offset, h.base_offset + h.last_offset_delta + 1);
-        }
-        expect_min = h.base_offset + h.last_offset_delta + 1;
-        pos += size;
-    }
-    free(r.buf);
-    *good_end = pos;
-    if (scanned) *scanned += pos - from;
     return rc;
 }

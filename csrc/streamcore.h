@@ -57,7 +57,11 @@ enum {
     SC_EBUSY = -7,        /* zero-copy views pin the range being truncated */
     SC_EMAGIC = -8,       /* batch magic is not 2 (only RecordBatch v2 is stored) */
     SC_ECOMPRESSED = -9,  /* records of a compressed batch need decompressing first */
-    SC_ENOTFOUND = -10    /* nothing matches (e.g. no timestamp that late) */
+    SC_ENOTFOUND = -10,   /* nothing matches (e.g. no timestamp that late, no such log) */
+    SC_EEXIST = -11,      /* a log of that name exists already */
+    SC_EREADONLY = -12,   /* the log was opened read-only */
+    SC_EDELETED = -13,    /* the log was deleted (through its log set) */
+    SC_ETIMEDOUT = -14    /* a wait ended before its condition held */
 };
 
 /* A static description of a return code (negative SC_E*, positive errno). */
@@ -155,6 +159,13 @@ int sc_batch_size(const void *buf, size_t len, size_t *size, sc_batch_header *hd
  * their CRC and recordCount/lastOffsetDelta agreement.  Fills *size. */
 int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
                       sc_error *err);
+
+/* Validate a batch as stored in a log (or served by a broker): the checks of
+ * sc_batch_validate, except that compaction may have thinned it: fewer
+ * records than lastOffsetDelta + 1 (even none), offset deltas increasing and
+ * at most lastOffsetDelta, maxTimestamp at least every record's timestamp. */
+int sc_batch_validate_stored(const void *buf, size_t len, sc_batch_header *hdr, size_t *size,
+                             sc_error *err);
 
 /* Rewrite the baseOffset field in place (the CRC does not cover it). */
 void sc_batch_set_base_offset(void *batch, int64_t base_offset);
@@ -280,7 +291,7 @@ int sc_columns_fill(const void *buf, size_t len, int64_t min_offset, size_t max_
 
 typedef enum sc_flush_policy {
     SC_FLUSH_NEVER = 0,    /* page cache only: survives a process crash */
-    SC_FLUSH_INTERVAL = 1, /* a background thread fdatasyncs every flush_interval_ms */
+    SC_FLUSH_INTERVAL = 1, /* the background flusher fdatasyncs every flush_interval_ms */
     SC_FLUSH_ALWAYS = 2    /* append returns after fdatasync; concurrent appends share one */
 } sc_flush_policy;
 
@@ -299,31 +310,66 @@ typedef struct sc_log_config {
 /* Kafka's defaults: 1 GiB segments, 4096-byte index interval, 10 MiB index
  * cap, 1 MiB batches, flush never, unlimited retention. */
 void sc_log_config_init(sc_log_config *cfg);
+/* 1 if every field is in range (what sc_log_open and sc_log_configure accept). */
+int sc_log_config_valid(const sc_log_config *cfg);
 
-/* What opening a log found and fixed. */
+/* What opening a log found and did.
+ *
+ * The recovery rule (Kafka's, with one refinement):
+ *  - after a clean shutdown nothing is cut: indexes are trusted after sanity
+ *    checks and each segment's tail past its last index entry is walked
+ *    (headers only) to find where it ends;
+ *  - after an unclean one, only what may not have reached the disk is
+ *    validated batch by batch (CRC included) and cut at the first bad batch:
+ *    when the machine did not restart since the log was opened (a process
+ *    crash; the page cache survived) that is the active segment past its last
+ *    index entry; otherwise every segment from the persisted recovery point on;
+ *  - damage found anywhere else is reported here (damaged, first_damage_*)
+ *    and never removed: reads that reach it fail with SC_ECORRUPT;
+ *  - files named like segments that contradict their neighbours (an offset
+ *    range overlapping the previous segment, an empty file below the end, a
+ *    first batch outside the name's range) are renamed to <name>.stray and
+ *    counted in set_aside, never adopted and never deleted. */
 typedef struct sc_recovery_report {
     int clean_shutdown;        /* the clean-shutdown marker was present */
+    int same_boot;             /* unclean, but the machine did not restart (a process crash) */
     uint32_t segments;         /* segment files opened */
     uint32_t indexes_rebuilt;  /* index files missing or inconsistent, rebuilt from the log */
     uint64_t bytes_scanned;    /* log bytes validated during recovery */
     uint64_t bytes_truncated;  /* torn or corrupt tail cut from the log */
     int64_t truncated_at_offset; /* end offset after the cut, -1 if nothing was cut */
     const char *truncation_reason; /* static description, NULL if nothing was cut */
+    uint32_t damaged;          /* segments with damage recovery reported but did not cut */
+    int64_t first_damage_segment;  /* base offset of the first such segment, -1 if none */
+    uint64_t first_damage_position;
+    const char *damage_reason;     /* static description, NULL if none */
+    uint32_t set_aside;        /* stray segment files renamed to .stray */
 } sc_recovery_report;
 
 typedef struct sc_log sc_log;
 typedef struct sc_segment sc_segment;
 typedef struct sc_map sc_map;
+typedef struct sc_pin sc_pin;
+
+#define SC_OPEN_READONLY 1u /* no lock, no recovery, never writes; follows a live writer */
 
 /* Open (creating if needed) the log in directory dir.  Takes an exclusive
- * advisory lock on the directory: a second open, in any process, fails with
- * EWOULDBLOCK.  report may be NULL. */
+ * advisory lock on the directory: a second writable open, in any process,
+ * fails with EWOULDBLOCK.  With SC_OPEN_READONLY the log must exist, no lock
+ * is taken and nothing is written: the handle sees batches a writer (in this
+ * or another process) appends, as whole CRC-valid batches only.  report may
+ * be NULL. */
 int sc_log_open(const char *dir, const sc_log_config *cfg, sc_log **out, sc_recovery_report *report);
-/* Flush, trim the active indexes, write the clean-shutdown marker, release the
- * files.  Waits for calls in progress on other threads.  Idempotent. */
+int sc_log_open_ex(const char *dir, const sc_log_config *cfg, unsigned flags, sc_log **out,
+                   sc_recovery_report *report);
+/* Flush, write the clean-shutdown marker, release the files; waiters wake
+ * with SC_ECLOSED.  Waits for calls in progress on other threads.  Idempotent.
+ * A log opened through a log set is closed by sc_logset_close. */
 int sc_log_close(sc_log *log);
-/* Close if needed and free the handle. */
+/* Close if needed and free the handle (not for logs of a log set). */
 void sc_log_free(sc_log *log);
+/* What opening the log found and did (also for logs opened by a log set). */
+void sc_log_recovery(const sc_log *log, sc_recovery_report *out);
 
 typedef struct sc_append_info {
     int64_t base_offset; /* offset assigned to the first record */
@@ -334,19 +380,31 @@ typedef struct sc_append_info {
 
 #define SC_APPEND_TRUSTED 1u /* the bytes come from sc_batch_build: skip validation */
 
+/* With SC_FLUSH_ALWAYS, return once the bytes are written, without waiting for
+ * their fdatasync: the background flusher syncs them (group commit across
+ * appends) and sc_log_durable_offset / SC_WATCH_DURABLE say when. */
+#define SC_APPEND_NOSYNC 2u
+
 /* Append one or more whole batches from buf (len bytes exactly), assigning
  * consecutive offsets from the log end.  The caller's bytes are never modified:
  * the new baseOffset is written through an iovec.  Either every batch is
- * appended or none is.  With SC_FLUSH_ALWAYS, returns once the bytes are
- * durable. */
+ * appended or none is.  With SC_FLUSH_ALWAYS (and no SC_APPEND_NOSYNC),
+ * returns once the bytes are durable. */
 int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_append_info *info,
                   sc_error *err);
 
 int64_t sc_log_start_offset(sc_log *log);
 int64_t sc_log_end_offset(sc_log *log); /* the next offset to be assigned */
+/* Every offset below this is on disk (fdatasync'ed). */
+int64_t sc_log_durable_offset(sc_log *log);
 uint64_t sc_log_size_bytes(sc_log *log);
 uint32_t sc_log_segment_count(sc_log *log);
 const char *sc_log_dir(const sc_log *log);
+/* The options in force. */
+void sc_log_get_config(sc_log *log, sc_log_config *out);
+/* Change options of an open log (all fields; SC_EINVAL if invalid).  New
+ * segment and index sizes apply from the next roll; retention and flush at once. */
+int sc_log_configure(sc_log *log, const sc_log_config *cfg);
 
 /* fdatasync every segment that has unsynced bytes.  A failed fdatasync is
  * sticky: every later append and flush returns that errno until the log is
@@ -356,9 +414,16 @@ int sc_log_flush(sc_log *log);
 
 /* Remove every batch holding an offset >= offset (whole batches: the new end is
  * the base offset of the first batch removed).  *new_end may be NULL.
- * SC_ERANGE if offset < start_offset; SC_EBUSY if a live mapping covers a
- * segment that would have to shrink. */
+ * SC_ERANGE if offset < start_offset; SC_EBUSY if a live mapping or slice
+ * covers a segment that would have to shrink.  Fails whole or succeeds whole. */
 int sc_log_truncate(sc_log *log, int64_t offset, int64_t *new_end);
+
+/* Kafka's DeleteRecords: move the log start offset up to `offset` (persisted:
+ * it holds after a restart or a crash) and remove the segments wholly below
+ * it.  Reads below the start offset fail with SC_ERANGE.  SC_ERANGE if offset
+ * > end_offset; an offset at or below the start changes nothing.  *new_start
+ * may be NULL. */
+int sc_log_delete_records(sc_log *log, int64_t offset, int64_t *new_start);
 
 /* Delete whole old segments beyond retention_bytes / retention_ms (as of
  * now_ms).  The active segment is rolled first if it alone has expired.
@@ -368,7 +433,8 @@ int sc_log_apply_retention(sc_log *log, int64_t now_ms, uint32_t *deleted);
 /* A range of whole batches in one segment file. */
 typedef struct sc_log_slice {
     sc_segment *segment;         /* referenced; sc_log_slice_release drops it */
-    int fd;                      /* the segment file, open read/write */
+    sc_pin *pin;                 /* keeps truncation out of the range until released */
+    int fd;                      /* the segment file, open read-only */
     uint64_t position;           /* byte position in the segment file */
     uint64_t length;             /* bytes; 0 when offset == end_offset */
     int64_t base_offset;         /* baseOffset of the first batch */
@@ -380,9 +446,11 @@ typedef struct sc_log_slice {
  * as fit in max_bytes (a long range stops at the last indexed batch that fits,
  * up to index_interval_bytes short, so the lookup costs the same for any
  * max_bytes), but at least one (so a reader always progresses).  An
- * offset in a gap between segments gets the next batch stored (as a Kafka
- * fetch does).  At offset == end_offset the slice is empty.  SC_ERANGE
- * outside [start, end]. */
+ * offset in a gap (between segments, or left by compaction) gets the next
+ * batch stored (as a Kafka fetch does).  At offset == end_offset the slice is
+ * empty.  SC_ERANGE outside [start, end]; SC_ECORRUPT when the batches there
+ * do not frame or do not chain (each baseOffset at or after the previous
+ * batch's next offset, inside the segment's range). */
 int sc_log_read(sc_log *log, int64_t offset, size_t max_bytes, sc_log_slice *out);
 void sc_log_slice_release(sc_log_slice *slice);
 
@@ -414,6 +482,153 @@ typedef struct sc_segment_info {
 
 /* Fill up to cap entries, oldest first; *n = segments in the log. */
 int sc_log_segments(sc_log *log, sc_segment_info *out, size_t cap, size_t *n);
+
+/* ------------------------------------------------------------- compaction */
+
+typedef struct sc_compact_options {
+    int64_t now_ms;                /* the cleaner's clock; -1: now */
+    int64_t delete_retention_ms;   /* tombstones live this long after first cleaned */
+    int64_t min_compaction_lag_ms; /* segments with records this young are left alone */
+    uint64_t buffer_bytes;         /* memory for the key map (24 bytes a key) */
+} sc_compact_options;
+
+/* Kafka's defaults: 1 day of tombstones, no lag, a 128 MiB key map. */
+void sc_compact_options_init(sc_compact_options *opt);
+
+typedef struct sc_compact_report {
+    uint32_t passes;              /* key maps built (more than one when keys did not fit) */
+    uint32_t segments_rewritten;
+    uint32_t groups_skipped;      /* left alone: truncation or retention changed them meanwhile */
+    uint64_t bytes_before, bytes_after;   /* of the segments rewritten */
+    uint64_t records_removed;
+    uint64_t tombstones_removed;
+    int64_t first_dirty_offset;   /* the cleaner checkpoint afterwards */
+} sc_compact_report;
+
+/* Kafka's log cleaner over the sealed segments (never the active one): keep
+ * the newest record of each key; keep a tombstone (null value) until
+ * delete_retention_ms after its batch was first cleaned; offsets, order,
+ * producer fields and control batches are kept; compressed batches are
+ * copied as they are.  Runs alongside appends and reads; the swap of each
+ * rewritten group of segments is crash-safe (.cleaned -> .swap -> .log).
+ * The cleaner checkpoint (first dirty offset) is persisted. */
+int sc_log_compact(sc_log *log, const sc_compact_options *opt, sc_compact_report *rep);
+
+/* The cleaner checkpoint and the bytes of sealed segments below it (clean)
+ * and from it (dirty): dirty / (clean + dirty) is Kafka's dirty ratio. */
+int sc_log_cleaner_state(sc_log *log, int64_t *first_dirty, uint64_t *clean_bytes,
+                         uint64_t *dirty_bytes);
+
+/* ------------------------------------------------------------- waiting */
+
+/* Block until end_offset > offset (returns 1), the log is truncated while
+ * waiting (1: end_offset tells which), or timeout_ms passes (0); a negative
+ * timeout waits forever.  SC_ECLOSED / SC_EDELETED when the log is closed or
+ * deleted meanwhile.  No polling: appends signal waiters. */
+int sc_log_wait(sc_log *log, int64_t offset, int64_t timeout_ms);
+/* Block until durable_offset >= offset (1), asking the background flusher for
+ * a sync if needed; 0 on timeout; errors as sc_log_wait, or a sync's errno. */
+int sc_log_wait_durable(sc_log *log, int64_t offset, int64_t timeout_ms);
+
+/* A notifier turns watches into readiness of one file descriptor, so an
+ * event loop can wait on any number of logs with no thread per waiter. */
+typedef struct sc_notifier sc_notifier;
+int sc_notifier_new(sc_notifier **out);
+int sc_notifier_fd(const sc_notifier *n);
+/* Take up to cap fired tokens (oldest first) and reset the fd's readiness
+ * once none are left; returns how many were taken. */
+size_t sc_notifier_drain(sc_notifier *n, uint64_t *tokens, size_t cap);
+/* Drop the caller's reference (watches keep it alive until they fire). */
+void sc_notifier_release(sc_notifier *n);
+
+#define SC_WATCH_DATA 0    /* end_offset > offset, or a truncation */
+#define SC_WATCH_DURABLE 1 /* durable_offset >= offset (a sync is requested) */
+
+/* Register a one-shot watch: when its condition holds, or the log is closed,
+ * deleted or (for SC_WATCH_DATA) truncated, `token` is queued on n and n's fd
+ * becomes readable.  Returns 1 (and registers nothing) if the condition holds
+ * already, 0 once registered, or an error (SC_ECLOSED...). */
+int sc_log_watch(sc_log *log, int kind, int64_t offset, sc_notifier *n, uint64_t token);
+/* Cancel a registered watch; returns 1 if it was still pending. */
+int sc_log_unwatch(sc_log *log, sc_notifier *n, uint64_t token);
+
+/* ------------------------------------------------------------- log sets */
+
+/* A log set owns one directory of logs (<root>/<name>/): one lock and one
+ * clean-shutdown marker for all of them, logs opened lazily on first use,
+ * open files and mappings kept within a budget (least recently used segments
+ * of idle logs are closed and reopened on demand; a live view or slice keeps
+ * what it holds), per-log options persisted beside each log, and deletion by
+ * rename (<name>.deleted, removed in the background), so a crash never
+ * resurrects half a log.  Flushing and retention for every log are done by
+ * the process's background threads, a fixed number however many logs. */
+typedef struct sc_logset sc_logset;
+
+typedef struct sc_logset_config {
+    sc_log_config defaults;       /* options of logs that do not override them */
+    uint32_t max_open_files;      /* segment files kept open; 0: derive from RLIMIT_NOFILE */
+    uint64_t max_mapped_bytes;    /* bytes of segment and index files kept mapped */
+    int64_t retention_check_ms;   /* how often retention runs over every log */
+} sc_logset_config;
+
+void sc_logset_config_init(sc_logset_config *cfg);
+
+/* Which fields of an sc_log_config a log overrides (persisted with the log). */
+enum {
+    SC_CFG_SEGMENT_BYTES = 1u << 0,
+    SC_CFG_SEGMENT_MS = 1u << 1,
+    SC_CFG_INDEX_INTERVAL_BYTES = 1u << 2,
+    SC_CFG_MAX_INDEX_BYTES = 1u << 3,
+    SC_CFG_MAX_BATCH_BYTES = 1u << 4,
+    SC_CFG_FLUSH = 1u << 5,
+    SC_CFG_FLUSH_INTERVAL_MS = 1u << 6,
+    SC_CFG_RETENTION_BYTES = 1u << 7,
+    SC_CFG_RETENTION_MS = 1u << 8,
+    SC_CFG_ALL = (1u << 9) - 1
+};
+
+/* Open (creating if needed) the log set at root; *clean_shutdown (may be
+ * NULL) says whether the previous session closed it cleanly.  Leftover
+ * <name>.deleted directories are removed in the background. */
+int sc_logset_open(const char *root, const sc_logset_config *cfg, sc_logset **out,
+                   int *clean_shutdown);
+/* Close every open log, sync what is dirty (once, for the whole set), write
+ * the one clean-shutdown marker, release the lock.  Idempotent. */
+int sc_logset_close(sc_logset *set);
+void sc_logset_free(sc_logset *set);
+
+#define SC_LOGSET_OPEN 0      /* an existing log; SC_ENOTFOUND if absent */
+#define SC_LOGSET_CREATE 1    /* open it, creating it if absent */
+#define SC_LOGSET_EXCLUSIVE 2 /* create it; SC_EEXIST if present */
+
+/* The named log, opened (and recovered) on first use; the handle belongs to
+ * the set and stays valid until the set is freed.  `overrides` (fields named
+ * by the mask) are persisted when the log is created; NULL or mask 0 for
+ * none.  Names are 1-249 characters of [A-Za-z0-9._-], not starting with '.'. */
+int sc_logset_get(sc_logset *set, const char *name, int mode, const sc_log_config *overrides,
+                  unsigned mask, sc_log **out);
+/* Replace the named log's persisted overrides and apply them at once. */
+int sc_logset_configure(sc_logset *set, const char *name, const sc_log_config *overrides,
+                        unsigned mask);
+/* The named log's overrides (*mask) and effective options (*out). */
+int sc_logset_get_config(sc_logset *set, const char *name, sc_log_config *out, unsigned *mask);
+/* Delete the named log: renamed at once (its handle then fails with
+ * SC_EDELETED and its waiters wake), its files removed in the background. */
+int sc_logset_delete(sc_logset *set, const char *name);
+/* Names of the logs, sorted; free the array with sc_logset_free_names. */
+int sc_logset_names(sc_logset *set, char ***names, size_t *n);
+void sc_logset_free_names(char **names, size_t n);
+/* fdatasync every log of the set that has unsynced bytes. */
+int sc_logset_flush(sc_logset *set);
+
+typedef struct sc_logset_stats {
+    size_t logs;              /* logs in the directory */
+    size_t open_logs;         /* logs opened in this session */
+    size_t resident_segments; /* segments whose files are open */
+    size_t open_files;        /* descriptors held for segment files */
+    uint64_t mapped_bytes;    /* file bytes of resident segments */
+} sc_logset_stats;
+void sc_logset_get_stats(sc_logset *set, sc_logset_stats *out);
 
 /* Current wall-clock time in milliseconds since the epoch. */
 int64_t sc_now_ms(void);

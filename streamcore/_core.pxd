@@ -20,6 +20,10 @@ cdef extern from "streamcore.h" nogil:
         SC_EMAGIC
         SC_ECOMPRESSED
         SC_ENOTFOUND
+        SC_EEXIST
+        SC_EREADONLY
+        SC_EDELETED
+        SC_ETIMEDOUT
         SC_BATCH_HEADER_SIZE
         SC_BATCH_LOG_OVERHEAD
         SC_BATCH_ATTRIBUTES_OFFSET
@@ -27,6 +31,23 @@ cdef extern from "streamcore.h" nogil:
         SC_ATTR_COMPRESSION_MASK
         SC_ATTR_LOG_APPEND_TIME
         SC_APPEND_TRUSTED
+        SC_APPEND_NOSYNC
+        SC_OPEN_READONLY
+        SC_WATCH_DATA
+        SC_WATCH_DURABLE
+        SC_LOGSET_OPEN
+        SC_LOGSET_CREATE
+        SC_LOGSET_EXCLUSIVE
+        SC_CFG_SEGMENT_BYTES
+        SC_CFG_SEGMENT_MS
+        SC_CFG_INDEX_INTERVAL_BYTES
+        SC_CFG_MAX_INDEX_BYTES
+        SC_CFG_MAX_BATCH_BYTES
+        SC_CFG_FLUSH
+        SC_CFG_FLUSH_INTERVAL_MS
+        SC_CFG_RETENTION_BYTES
+        SC_CFG_RETENTION_MS
+        SC_CFG_ALL
 
     const char *sc_strerror(int rc)
 
@@ -61,6 +82,7 @@ cdef extern from "streamcore.h" nogil:
     int sc_batch_header_parse(const void *buf, size_t len, sc_batch_header *out, sc_error *err)
     int sc_batch_size(const void *buf, size_t len, size_t *size, sc_batch_header *hdr, sc_error *err)
     int sc_batch_validate(const void *buf, size_t len, sc_batch_header *hdr, size_t *size, sc_error *err)
+    int sc_batch_validate_stored(const void *buf, size_t len, sc_batch_header *hdr, size_t *size, sc_error *err)
     void sc_batch_set_base_offset(void *batch, int64_t base_offset)
 
     ctypedef struct sc_record:
@@ -153,15 +175,22 @@ cdef extern from "streamcore.h" nogil:
         int64_t retention_ms
 
     void sc_log_config_init(sc_log_config *cfg)
+    int sc_log_config_valid(const sc_log_config *cfg)
 
     ctypedef struct sc_recovery_report:
         int clean_shutdown
+        int same_boot
         uint32_t segments
         uint32_t indexes_rebuilt
         uint64_t bytes_scanned
         uint64_t bytes_truncated
         int64_t truncated_at_offset
         const char *truncation_reason
+        uint32_t damaged
+        int64_t first_damage_segment
+        uint64_t first_damage_position
+        const char *damage_reason
+        uint32_t set_aside
 
     ctypedef struct sc_log:
         pass
@@ -169,10 +198,15 @@ cdef extern from "streamcore.h" nogil:
         pass
     ctypedef struct sc_map:
         pass
+    ctypedef struct sc_pin:
+        pass
 
     int sc_log_open(const char *dir, const sc_log_config *cfg, sc_log **out, sc_recovery_report *report)
+    int sc_log_open_ex(const char *dir, const sc_log_config *cfg, unsigned flags, sc_log **out,
+                       sc_recovery_report *report)
     int sc_log_close(sc_log *log)
     void sc_log_free(sc_log *log)
+    void sc_log_recovery(const sc_log *log, sc_recovery_report *out)
 
     ctypedef struct sc_append_info:
         int64_t base_offset
@@ -183,14 +217,19 @@ cdef extern from "streamcore.h" nogil:
     int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_append_info *info, sc_error *err)
     int64_t sc_log_start_offset(sc_log *log)
     int64_t sc_log_end_offset(sc_log *log)
+    int64_t sc_log_durable_offset(sc_log *log)
     uint64_t sc_log_size_bytes(sc_log *log)
     uint32_t sc_log_segment_count(sc_log *log)
+    void sc_log_get_config(sc_log *log, sc_log_config *out)
+    int sc_log_configure(sc_log *log, const sc_log_config *cfg)
     int sc_log_flush(sc_log *log)
     int sc_log_truncate(sc_log *log, int64_t offset, int64_t *new_end)
+    int sc_log_delete_records(sc_log *log, int64_t offset, int64_t *new_start)
     int sc_log_apply_retention(sc_log *log, int64_t now_ms, uint32_t *deleted)
 
     ctypedef struct sc_log_slice:
         sc_segment *segment
+        sc_pin *pin
         int fd
         uint64_t position
         uint64_t length
@@ -215,6 +254,63 @@ cdef extern from "streamcore.h" nogil:
         uint32_t time_index_entries
 
     int sc_log_segments(sc_log *log, sc_segment_info *out, size_t cap, size_t *n)
+
+    ctypedef struct sc_compact_options:
+        int64_t now_ms
+        int64_t delete_retention_ms
+        int64_t min_compaction_lag_ms
+        uint64_t buffer_bytes
+    void sc_compact_options_init(sc_compact_options *opt)
+    ctypedef struct sc_compact_report:
+        uint32_t passes
+        uint32_t segments_rewritten
+        uint32_t groups_skipped
+        uint64_t bytes_before
+        uint64_t bytes_after
+        uint64_t records_removed
+        uint64_t tombstones_removed
+        int64_t first_dirty_offset
+    int sc_log_compact(sc_log *log, const sc_compact_options *opt, sc_compact_report *rep)
+    int sc_log_cleaner_state(sc_log *log, int64_t *first_dirty, uint64_t *clean_bytes, uint64_t *dirty_bytes)
+
+    int sc_log_wait(sc_log *log, int64_t offset, int64_t timeout_ms)
+    int sc_log_wait_durable(sc_log *log, int64_t offset, int64_t timeout_ms)
+    ctypedef struct sc_notifier:
+        pass
+    int sc_notifier_new(sc_notifier **out)
+    int sc_notifier_fd(const sc_notifier *n)
+    size_t sc_notifier_drain(sc_notifier *n, uint64_t *tokens, size_t cap)
+    void sc_notifier_release(sc_notifier *n)
+    int sc_log_watch(sc_log *log, int kind, int64_t offset, sc_notifier *n, uint64_t token)
+    int sc_log_unwatch(sc_log *log, sc_notifier *n, uint64_t token)
+
+    ctypedef struct sc_logset:
+        pass
+    ctypedef struct sc_logset_config:
+        sc_log_config defaults
+        uint32_t max_open_files
+        uint64_t max_mapped_bytes
+        int64_t retention_check_ms
+    void sc_logset_config_init(sc_logset_config *cfg)
+    int sc_logset_open(const char *root, const sc_logset_config *cfg, sc_logset **out, int *clean_shutdown)
+    int sc_logset_close(sc_logset *set)
+    void sc_logset_free(sc_logset *set)
+    int sc_logset_get(sc_logset *set, const char *name, int mode, const sc_log_config *overrides,
+                      unsigned mask, sc_log **out)
+    int sc_logset_configure(sc_logset *set, const char *name, const sc_log_config *overrides, unsigned mask)
+    int sc_logset_get_config(sc_logset *set, const char *name, sc_log_config *out, unsigned *mask)
+    int sc_logset_delete(sc_logset *set, const char *name)
+    int sc_logset_names(sc_logset *set, char ***names, size_t *n)
+    void sc_logset_free_names(char **names, size_t n)
+    int sc_logset_flush(sc_logset *set)
+    ctypedef struct sc_logset_stats:
+        size_t logs
+        size_t open_logs
+        size_t resident_segments
+        size_t open_files
+        uint64_t mapped_bytes
+    void sc_logset_get_stats(sc_logset *set, sc_logset_stats *out)
+
     int64_t sc_now_ms()
 
 
@@ -238,6 +334,8 @@ cdef class FileSlice:
 cdef class Log:
     cdef sc_log *_log
     cdef bint _closed
+    cdef bint _readonly
+    cdef object _manager  # the LogManager that owns _log, or None
     cdef object _path
     cdef sc_log_config _cfg
     cdef sc_recovery_report _report
@@ -250,3 +348,15 @@ cdef class Log:
     cdef void _give_scratch(self, uint8_t *buf, bint own) noexcept
     cdef int _raise_read(self, int rc, int64_t offset) except -1
     cdef int _append_raw(self, const uint8_t *buf, size_t n, unsigned flags, sc_append_info *info) except -1
+
+
+cdef class LogManager:
+    cdef sc_logset *_set
+    cdef object _root
+    cdef dict _logs       # name -> Log
+    cdef bint _closed
+    cdef bint _clean
+    cdef sc_logset_config _cfg
+    cdef sc_logset *_handle(self) except NULL
+    cdef Log _get(self, str name, int mode, dict overrides)
+    cdef int _config_of(self, str name, sc_log_config *cfg, unsigned *mask) except -1

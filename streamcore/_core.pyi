@@ -4,8 +4,8 @@ Checked against the compiled module by ``python -m mypy.stubtest streamcore._cor
 """
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Final, Literal, NamedTuple, Protocol, final
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from typing import Any, Final, Literal, NamedTuple, Protocol, final
 
 import numpy as np
 import numpy.typing as npt
@@ -112,7 +112,7 @@ class Batch:
     @property
     def crc_ok(self) -> bool:
         """Whether the stored CRC matches the bytes it covers (attributes to end)."""
-    def validate(self) -> None:
+    def validate(self, *, stored: bool = False) -> None:
         """Raise CorruptBatchError unless the CRC and record framing are sound."""
     def records(self, min_offset: int | None = None) -> list[Record]:
         """The records (decompressed if needed), skipping offsets below min_offset.
@@ -220,6 +220,31 @@ class RecoveryReport(NamedTuple):
     bytes_truncated: int
     truncated_at_offset: int
     truncation_reason: str | None
+    same_boot: bool = False
+    damaged: int = 0
+    first_damage_segment: int = -1
+    first_damage_position: int = 0
+    damage_reason: str | None = None
+    set_aside: int = 0
+
+class CompactionReport(NamedTuple):
+    """What Log.compact did."""
+
+    passes: int
+    segments_rewritten: int
+    groups_skipped: int
+    bytes_before: int
+    bytes_after: int
+    records_removed: int
+    tombstones_removed: int
+    first_dirty_offset: int
+
+class CleanerState(NamedTuple):
+    """The cleaner checkpoint and the sealed bytes below (clean) and from it (dirty)."""
+
+    first_dirty_offset: int
+    clean_bytes: int
+    dirty_bytes: int
 
 class SegmentInfo(NamedTuple):
     base_offset: int
@@ -273,6 +298,7 @@ class Log:
         self,
         path: _Path,
         *,
+        readonly: bool = False,
         segment_bytes: int = 1073741824,
         index_interval_bytes: int = 4096,
         flush: Literal["never", "interval", "always"] = "never",
@@ -284,13 +310,23 @@ class Log:
         max_index_bytes: int = 10485760,
     ) -> None: ...
     @property
-    def path(self) -> str | bytes:
-        """The directory, as given (os.fspath)."""
+    def path(self) -> str:
+        """The directory."""
     @property
     def closed(self) -> bool: ...
     @property
+    def readonly(self) -> bool: ...
+    @property
     def start_offset(self) -> int:
-        """The first offset still stored."""
+        """The first offset still stored (moved by retention and delete_records)."""
+    @property
+    def durable_offset(self) -> int:
+        """Every offset below this has been fdatasync'ed."""
+    @property
+    def config(self) -> dict[str, Any]:
+        """The options in force."""
+    def configure(self, **options: Any) -> None:
+        """Change options of the open log."""
     @property
     def end_offset(self) -> int:
         """The offset the next appended record will get."""
@@ -317,10 +353,26 @@ class Log:
         values/keys: buffers (no copy), str (UTF-8) or None (null);
         timestamps: None (now), one int for all, or one per record (ms);
         headers: None or, per record, a sequence of (key, value-or-None)."""
-    def append_batch(self, buf: Buffer) -> int:
+    def append_batch(self, buf: Buffer, *, sync: bool = True) -> int:
         """Append raw RecordBatch v2 bytes (one or more whole batches); each is
         validated and gets its offsets by rewriting baseOffset.  All or nothing.
-        Returns the first assigned offset."""
+        Returns the first assigned offset.  sync=False (flush="always"): return
+        before the fdatasync, which the background flusher does."""
+    def append_batch_info(self, buf: Buffer, *, sync: bool = True) -> tuple[int, int]:
+        """append_batch, returning (first offset, last offset)."""
+    def compact(
+        self,
+        *,
+        delete_retention_ms: int = 86400000,
+        min_compaction_lag_ms: int = 0,
+        buffer_bytes: int = 134217728,
+        now_ms: int | None = None,
+    ) -> CompactionReport:
+        """Kafka's log cleaner over the sealed segments."""
+    @property
+    def cleaner_state(self) -> CleanerState: ...
+    def delete_records(self, before_offset: int) -> int:
+        """Move the log start offset up to before_offset (persisted); returns it."""
     def flush(self) -> None:
         """fdatasync everything appended so far."""
     def truncate(self, offset: int) -> int:
@@ -348,6 +400,14 @@ class Log:
         """Records from ``offset`` (default: start_offset) to the end, CRC-checked."""
     def offset_for_timestamp(self, timestamp: int) -> int | None:
         """The first offset whose timestamp is >= timestamp, or None."""
+    def wait(self, offset: int, timeout: float | None = None) -> bool:
+        """Block until end_offset > offset or a truncation (True), or timeout (False)."""
+    def wait_durable(self, offset: int, timeout: float | None = None) -> bool:
+        """Block until durable_offset >= offset (True), or timeout (False)."""
+    def wait_async(self, offset: int, timeout: float | None = None) -> Awaitable[bool]:
+        """wait() for asyncio, with no thread per waiter."""
+    def wait_durable_async(self, offset: int, timeout: float | None = None) -> Awaitable[bool]:
+        """wait_durable() for asyncio."""
     def read_columns(
         self, offset: int, max_records: int = 65536, max_bytes: int = 67108864
     ) -> Columns:
@@ -364,3 +424,49 @@ class Log:
         """Append records given as one buffer of concatenated values plus int32
         lengths (-1: null), keys likewise, optional int64 timestamps; split into
         batches of at most max_batch_bytes.  Returns the first offset."""
+
+
+async def wait_any_async(pairs: Iterable[tuple[Log, int]], timeout: float | None = None) -> bool:
+    """Wait until any of the (Log, offset) pairs has data past its offset."""
+
+@disjoint_base
+class LogManager:
+    """A directory of logs with one lock and one clean-shutdown marker; logs open
+    lazily, open files and mappings stay within a budget."""
+
+    def __init__(
+        self,
+        root: _Path,
+        *,
+        max_open_files: int | None = None,
+        max_mapped_bytes: int = 68719476736,
+        retention_check_ms: int = 300000,
+        **defaults: Any,
+    ) -> None: ...
+    @property
+    def root(self) -> str: ...
+    @property
+    def clean_shutdown(self) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
+    def open(self, name: str, **overrides: Any) -> Log:
+        """The named log, created with these overrides if absent."""
+    def create(self, name: str, **overrides: Any) -> Log:
+        """Create the named log (LogExistsError if present)."""
+    def get(self, name: str) -> Log:
+        """The named log (LogNotFoundError if absent)."""
+    def configure(self, name: str, **overrides: Any) -> None:
+        """Replace the named log's persisted overrides and apply them."""
+    def config(self, name: str) -> dict[str, Any]:
+        """The named log's effective options."""
+    def delete(self, name: str) -> None:
+        """Delete the named log (renamed at once, removed in the background)."""
+    def names(self, prefix: str | None = None) -> list[str]: ...
+    def __contains__(self, name: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def stats(self) -> dict[str, int]: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...

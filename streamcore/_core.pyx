@@ -3,7 +3,9 @@
 # crc32c(), and the types defined in the included files:
 #   core/records.pxi  Batch, Record, iter_batches, iter_records, build_batch
 #   core/views.pxi    BatchView (zero-copy buffer), FileSlice (sendfile)
-#   core/log.pxi      Log
+#   core/waiting.pxi  waits: Log.wait*, the asyncio notifier, wait_any_async
+#   core/log.pxi      Log (and the option parsing LogManager shares)
+#   core/manager.pxi  LogManager
 #   core/columns.pxi  Columns, Log.read_columns / append_columns helpers
 # The GIL is released around file I/O, scans and CRCs of 32 KiB or more; it is
 # kept for index lookups and header parses, which cost less than releasing it.
@@ -26,7 +28,10 @@ from .errors import (
     CorruptBatchError,
     LogBusyError,
     LogClosedError,
+    LogExistsError,
+    LogNotFoundError,
     OffsetOutOfRangeError,
+    ReadOnlyLogError,
     RecordTooLargeError,
     StorageError,
 )
@@ -55,6 +60,14 @@ cdef int _raise(int rc, str what, sc_error *err=NULL, object path=None) except -
         raise LogClosedError(msg)
     if rc == SC_EBUSY:
         raise LogBusyError(msg)
+    if rc == SC_EDELETED:
+        raise LogClosedError(f"{what}: log was deleted")
+    if rc == SC_EEXIST:
+        raise LogExistsError(msg)
+    if rc == SC_ENOTFOUND:
+        raise LogNotFoundError(msg)
+    if rc == SC_EREADONLY:
+        raise ReadOnlyLogError(msg)
     raise ValueError(msg)
 
 
@@ -109,4 +122,6 @@ def now_ms():
 include "core/records.pxi"
 include "core/views.pxi"
 include "core/columns.pxi"
+include "core/waiting.pxi"
 include "core/log.pxi"
+include "core/manager.pxi"

@@ -59,6 +59,18 @@ class StorageError(StreamcoreError, OSError):
     retriable = True
 
 
+class LogNotFoundError(StreamcoreError, LookupError):
+    """No log of that name (in a LogManager), or no log at that path (read-only open)."""
+
+
+class LogExistsError(StreamcoreError):
+    """A log of that name exists already (LogManager.create)."""
+
+
+class ReadOnlyLogError(StreamcoreError):
+    """A write to a log opened with readonly=True."""
+
+
 __all__ = [
     "StreamcoreError",
     "CorruptBatchError",
@@ -68,4 +80,7 @@ __all__ = [
     "LogClosedError",
     "LogBusyError",
     "StorageError",
+    "LogNotFoundError",
+    "LogExistsError",
+    "ReadOnlyLogError",
 ]

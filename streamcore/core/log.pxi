@@ -1,19 +1,112 @@
 # Log: one ordered, replayable log of Kafka batches in a directory of
 # segment files.  A thin shell over sc_log: argument checking and object
 # conversion with the GIL, the C call without it, then error translation.
+# Option parsing shared with LogManager lives here too.
 
 import collections
 import errno
 
 RecoveryReport = collections.namedtuple(
     "RecoveryReport",
-    "clean_shutdown segments indexes_rebuilt bytes_scanned bytes_truncated truncated_at_offset truncation_reason",
+    "clean_shutdown segments indexes_rebuilt bytes_scanned bytes_truncated truncated_at_offset "
+    "truncation_reason same_boot damaged first_damage_segment first_damage_position damage_reason "
+    "set_aside",
+    defaults=(False, 0, -1, 0, None, 0),
 )
 SegmentInfo = collections.namedtuple(
     "SegmentInfo", "base_offset next_offset size max_timestamp index_entries time_index_entries"
 )
+CompactionReport = collections.namedtuple(
+    "CompactionReport",
+    "passes segments_rewritten groups_skipped bytes_before bytes_after records_removed "
+    "tombstones_removed first_dirty_offset",
+)
+CleanerState = collections.namedtuple("CleanerState", "first_dirty_offset clean_bytes dirty_bytes")
 
 _FLUSH_POLICIES = {"never": SC_FLUSH_NEVER, "interval": SC_FLUSH_INTERVAL, "always": SC_FLUSH_ALWAYS}
+_FLUSH_NAMES = {v: k for k, v in _FLUSH_POLICIES.items()}
+
+# Log options: name -> (override bit, default as Python sees it)
+_OPTIONS = {
+    "segment_bytes": (SC_CFG_SEGMENT_BYTES, 1073741824),
+    "segment_ms": (SC_CFG_SEGMENT_MS, None),
+    "index_interval_bytes": (SC_CFG_INDEX_INTERVAL_BYTES, 4096),
+    "max_index_bytes": (SC_CFG_MAX_INDEX_BYTES, 10485760),
+    "max_batch_bytes": (SC_CFG_MAX_BATCH_BYTES, 1048576),
+    "flush": (SC_CFG_FLUSH, "never"),
+    "flush_interval_ms": (SC_CFG_FLUSH_INTERVAL_MS, 1000),
+    "retention_bytes": (SC_CFG_RETENTION_BYTES, None),
+    "retention_ms": (SC_CFG_RETENTION_MS, None),
+}
+
+
+cdef int64_t _int_option(object v, str name, int64_t lo, int64_t hi) except? -2:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, not {v!r}")
+    return v
+
+
+cdef int64_t _optional_ms(object v, str name) except? -2:
+    """None (never/unlimited) or a non-negative int."""
+    if v is None:
+        return -1
+    return _int_option(v, name, 0, 0x7FFFFFFFFFFFFFFF)
+
+
+cdef unsigned _set_options(sc_log_config *cfg, dict options) except? 0xFFFFFFFF:
+    """Apply options (Python names and values) to cfg; returns the override mask."""
+    cdef unsigned mask = 0
+    for name, value in options.items():
+        if name not in _OPTIONS:
+            raise TypeError(f"unknown log option {name!r} (options: {', '.join(_OPTIONS)})")
+        mask |= <unsigned>_OPTIONS[name][0]
+        if name == "segment_bytes":
+            cfg.segment_bytes = <uint64_t>_int_option(value, name, 61, 0x7FFFFFFF)
+        elif name == "segment_ms":
+            cfg.segment_ms = _optional_ms(value, name)
+        elif name == "index_interval_bytes":
+            cfg.index_interval_bytes = <uint32_t>_int_option(value, name, 0, 0xFFFFFFFF)
+        elif name == "max_index_bytes":
+            cfg.max_index_bytes = <uint32_t>_int_option(value, name, 48, 0xFFFFFFFF)
+        elif name == "max_batch_bytes":
+            cfg.max_batch_bytes = <uint32_t>_int_option(value, name, 61, 0x7FFFFFFF)
+        elif name == "flush":
+            if value not in _FLUSH_POLICIES:
+                raise ValueError(f"flush must be one of {sorted(_FLUSH_POLICIES)}, not {value!r}")
+            cfg.flush = _FLUSH_POLICIES[value]
+        elif name == "flush_interval_ms":
+            cfg.flush_interval_ms = <uint32_t>_int_option(value, name, 1, 0xFFFFFFFF)
+        elif name == "retention_bytes":
+            cfg.retention_bytes = _optional_ms(value, name)
+        elif name == "retention_ms":
+            cfg.retention_ms = _optional_ms(value, name)
+    if not sc_log_config_valid(cfg):
+        raise ValueError(f"invalid log options {options!r}")
+    return mask
+
+
+cdef dict _config_dict(const sc_log_config *cfg):
+    return {
+        "segment_bytes": cfg.segment_bytes,
+        "segment_ms": None if cfg.segment_ms < 0 else cfg.segment_ms,
+        "index_interval_bytes": cfg.index_interval_bytes,
+        "max_index_bytes": cfg.max_index_bytes,
+        "max_batch_bytes": cfg.max_batch_bytes,
+        "flush": _FLUSH_NAMES[cfg.flush],
+        "flush_interval_ms": cfg.flush_interval_ms,
+        "retention_bytes": None if cfg.retention_bytes < 0 else cfg.retention_bytes,
+        "retention_ms": None if cfg.retention_ms < 0 else cfg.retention_ms,
+    }
+
+
+cdef object _recovery_report(const sc_recovery_report *r):
+    return RecoveryReport(
+        bool(r.clean_shutdown), r.segments, r.indexes_rebuilt, r.bytes_scanned, r.bytes_truncated,
+        r.truncated_at_offset, None if r.truncation_reason == NULL else r.truncation_reason.decode(),
+        bool(r.same_boot), r.damaged, r.first_damage_segment, r.first_damage_position,
+        None if r.damage_reason == NULL else r.damage_reason.decode(), r.set_aside)
 
 
 def _checked_batches(Log log, BatchView view):
@@ -29,7 +122,7 @@ def _checked_batches(Log log, BatchView view):
         except CorruptBatchError as exc:
             raise CorruptBatchError(f"{where}, batches from position {view.position}: {exc}") from None
         try:
-            batch.validate()
+            batch.validate(stored=True)
         except CorruptBatchError as exc:
             raise CorruptBatchError(
                 f"{where}, position {view.position + batch.position}, batch at offset "
@@ -37,17 +130,11 @@ def _checked_batches(Log log, BatchView view):
         yield batch
 
 
-cdef uint32_t _u32(object v, str name) except? 0:
-    if v is None or v < 1 or v > 0xFFFFFFFF:
-        raise ValueError(f"{name} must be between 1 and 2**32 - 1, not {v!r}")
-    return <uint32_t>v
-
-
 @cython.auto_pickle(False)
 cdef class Log:
-    """Log(path, *, segment_bytes=1073741824, index_interval_bytes=4096, flush="never",
-    flush_interval_ms=1000, retention_bytes=None, retention_ms=None, max_batch_bytes=1048576,
-    segment_ms=None, max_index_bytes=10485760)
+    """Log(path, *, readonly=False, segment_bytes=1073741824, index_interval_bytes=4096,
+    flush="never", flush_interval_ms=1000, retention_bytes=None, retention_ms=None,
+    max_batch_bytes=1048576, segment_ms=None, max_index_bytes=10485760)
 
     An ordered log of RecordBatch v2 batches stored in segment files under ``path``.
 
@@ -56,63 +143,68 @@ cdef class Log:
     share fsyncs), any number of concurrent readers.  Use as a context manager
     or call close(): a clean close lets the next open skip recovery.
 
-    flush: "never" (page cache; survives a process crash), "interval" (a
-    background thread fdatasyncs every flush_interval_ms), "always" (append
+    readonly: open a log another process (or handle) writes: no lock, no
+    recovery, never writes; reads see whole, CRC-valid batches the writer
+    appends after the open.
+    segment_bytes / segment_ms: roll to a new segment file at this size / age.
+    index_interval_bytes: bytes of log between sparse index entries.
+    flush: "never" (page cache; survives a process crash), "interval" (the
+    background flusher fdatasyncs every flush_interval_ms), "always" (append
     returns once the bytes are on disk).
+    retention_bytes / retention_ms: delete whole old segments beyond these
+    (None: keep everything).
+    max_batch_bytes: larger batches are refused with RecordTooLargeError.
+    max_index_bytes: size cap of one index file (the segment rolls when full).
     """
 
     def __cinit__(self):
         self._log = NULL
+        self._manager = None
 
-    def __init__(self, path, *, segment_bytes=1073741824, index_interval_bytes=4096,
+    def __init__(self, path, *, readonly=False, segment_bytes=1073741824, index_interval_bytes=4096,
                  flush="never", flush_interval_ms=1000, retention_bytes=None,
                  retention_ms=None, max_batch_bytes=1048576, segment_ms=None,
                  max_index_bytes=10485760):
         cdef sc_log *log = NULL
         cdef int rc
         cdef bytes bpath
+        cdef unsigned flags = SC_OPEN_READONLY if readonly else 0
         if self._log != NULL:
             raise RuntimeError("Log is already open")
         self._path = os.fspath(path)
+        if not isinstance(self._path, str):
+            self._path = os.fsdecode(self._path)
         bpath = os.fsencode(self._path)
         sc_log_config_init(&self._cfg)
-        if not 61 <= segment_bytes <= 0x7FFFFFFF:
-            raise ValueError("segment_bytes must be between 61 and 2**31 - 1")
-        self._cfg.segment_bytes = segment_bytes
-        if index_interval_bytes is None or index_interval_bytes < 0:
-            raise ValueError("index_interval_bytes must be >= 0")
-        self._cfg.index_interval_bytes = index_interval_bytes
-        if not 61 <= max_batch_bytes <= 0x7FFFFFFF:
-            raise ValueError("max_batch_bytes must be between 61 and 2**31 - 1")
-        self._cfg.max_batch_bytes = max_batch_bytes
-        self._cfg.max_index_bytes = _u32(max_index_bytes, "max_index_bytes")
-        if flush not in _FLUSH_POLICIES:
-            raise ValueError(f"flush must be one of {sorted(_FLUSH_POLICIES)}, not {flush!r}")
-        self._cfg.flush = _FLUSH_POLICIES[flush]
-        self._cfg.flush_interval_ms = _u32(flush_interval_ms, "flush_interval_ms")
-        self._cfg.retention_bytes = -1 if retention_bytes is None else retention_bytes
-        self._cfg.retention_ms = -1 if retention_ms is None else retention_ms
-        self._cfg.segment_ms = -1 if segment_ms is None else segment_ms
-        if self._cfg.retention_bytes < -1 or self._cfg.retention_ms < -1 or self._cfg.segment_ms < -1:
-            raise ValueError("retention_bytes, retention_ms and segment_ms must be >= 0 or None")
-        try:
-            os.makedirs(self._path, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(exc.errno, f"open log {self._path!r}: {exc.strerror}", self._path) from exc
+        _set_options(&self._cfg, dict(
+            segment_bytes=segment_bytes, index_interval_bytes=index_interval_bytes, flush=flush,
+            flush_interval_ms=flush_interval_ms, retention_bytes=retention_bytes,
+            retention_ms=retention_ms, max_batch_bytes=max_batch_bytes, segment_ms=segment_ms,
+            max_index_bytes=max_index_bytes))
+        self._readonly = bool(readonly)
+        if os.path.exists(self._path) and not os.path.isdir(self._path):
+            raise StorageError(errno.ENOTDIR, f"open log {self._path!r}: not a directory", self._path)
+        if not readonly:
+            try:
+                os.makedirs(self._path, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(exc.errno, f"open log {self._path!r}: {exc.strerror}", self._path) from exc
         cdef const char *cpath = bpath
         with nogil:
-            rc = sc_log_open(cpath, &self._cfg, &log, &self._report)
+            rc = sc_log_open_ex(cpath, &self._cfg, flags, &log, &self._report)
         if rc in (errno.EWOULDBLOCK, errno.EAGAIN):
             raise StorageError(rc, f"open log {self._path!r}: already open (another Log, in this"
                                " or another process, holds the directory's lock)", self._path)
+        if rc == SC_ENOTFOUND and readonly:
+            raise LogNotFoundError(f"open log {self._path!r} read-only: no segment files there")
         _check(rc, f"open log {self._path!r}", NULL, self._path)
         self._log = log
 
     def __dealloc__(self):
-        if self._log != NULL:
+        if self._log != NULL and self._manager is None:
             with nogil:
                 sc_log_free(self._log)
-            self._log = NULL
+        self._log = NULL
         free(self._scratch)
 
     cdef sc_log *_handle(self) except NULL:
@@ -159,14 +251,48 @@ cdef class Log:
         return self._log == NULL or self._closed
 
     @property
+    def readonly(self):
+        """Whether the log was opened read-only."""
+        return self._readonly
+
+    @property
     def start_offset(self):
-        """The first offset still stored."""
+        """The first offset still stored (moved by retention and delete_records)."""
         return sc_log_start_offset(self._handle())
 
     @property
     def end_offset(self):
         """The offset the next appended record will get."""
         return sc_log_end_offset(self._handle())
+
+    @property
+    def durable_offset(self):
+        """Every offset below this has been fdatasync'ed."""
+        return sc_log_durable_offset(self._handle())
+
+    @property
+    def config(self):
+        """The options in force, as a dict of Log's keyword arguments."""
+        cdef sc_log_config cfg
+        sc_log_get_config(self._handle(), &cfg)
+        return _config_dict(&cfg)
+
+    def configure(self, **options):
+        """Change options of the open log (any of the constructor's but readonly):
+        retention and flush apply at once, segment and index sizes from the next roll."""
+        cdef sc_log *log = self._handle()
+        cdef sc_log_config cfg
+        cdef int rc
+        if self._manager is not None:
+            self._manager.configure(os.path.basename(self._path), **{**self._manager._overrides(
+                os.path.basename(self._path)), **options})
+            return
+        sc_log_get_config(log, &cfg)
+        _set_options(&cfg, options)
+        with nogil:
+            rc = sc_log_configure(log, &cfg)
+        _check(rc, f"configure {self._path!r}", NULL, self._path)
+        self._cfg = cfg
 
     @property
     def size_bytes(self):
@@ -185,11 +311,15 @@ cdef class Log:
 
     @property
     def recovery(self):
-        """What opening the log found: a RecoveryReport."""
-        r = self._report
-        return RecoveryReport(bool(r.clean_shutdown), r.segments, r.indexes_rebuilt, r.bytes_scanned,
-                              r.bytes_truncated, r.truncated_at_offset,
-                              None if r.truncation_reason == NULL else r.truncation_reason.decode())
+        """What opening the log found and did: a RecoveryReport (clean_shutdown,
+        segments, indexes_rebuilt, bytes_scanned, bytes_truncated,
+        truncated_at_offset, truncation_reason, same_boot, damaged,
+        first_damage_segment, first_damage_position, damage_reason, set_aside)."""
+        cdef sc_recovery_report r
+        if self._log != NULL:
+            sc_log_recovery(self._log, &r)
+            return _recovery_report(&r)
+        return _recovery_report(&self._report)
 
     def segments(self):
         """A SegmentInfo per segment, oldest first."""
@@ -263,19 +393,25 @@ cdef class Log:
             self._gather = g
         return info.base_offset
 
-    def append_batch(self, buf):
+    def append_batch(self, buf, *, bint sync=True):
         """Append raw RecordBatch v2 bytes (one or more whole batches, as a
         producer sends them).  Each is validated (bounds, magic, CRC, record
         framing); offsets are assigned by rewriting baseOffset only.  All or
-        nothing.  Returns the first assigned offset."""
+        nothing.  Returns the first assigned offset.  With flush="always" and
+        sync=False, returns before the fdatasync (the background flusher does
+        it; see durable_offset and wait_durable_async)."""
+        return self.append_batch_info(buf, sync=sync)[0]
+
+    def append_batch_info(self, buf, *, bint sync=True):
+        """append_batch, returning (first offset, last offset) of what was appended."""
         cdef Py_buffer view
         cdef sc_append_info info
         PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
         try:
-            self._append_raw(<const uint8_t *>view.buf, <size_t>view.len, 0, &info)
+            self._append_raw(<const uint8_t *>view.buf, <size_t>view.len, 0 if sync else SC_APPEND_NOSYNC, &info)
         finally:
             PyBuffer_Release(&view)
-        return info.base_offset
+        return info.base_offset, info.last_offset
 
     def flush(self):
         """fdatasync everything appended so far."""
@@ -297,6 +433,64 @@ cdef class Log:
         _check(rc, f"truncate {self._path!r} to {offset}", NULL, self._path)
         return end
 
+    def delete_records(self, int64_t before_offset):
+        """Kafka's DeleteRecords: move the log start offset up to before_offset
+        (persisted: it holds after a restart or a crash) and remove the
+        segments wholly below it.  Reads below the start offset raise
+        OffsetOutOfRangeError.  An offset at or below the start changes
+        nothing; one above end_offset raises OffsetOutOfRangeError.  Returns
+        the start offset."""
+        cdef sc_log *log = self._handle()
+        cdef int64_t start = 0
+        cdef int rc
+        with nogil:
+            rc = sc_log_delete_records(log, before_offset, &start)
+        if rc == SC_ERANGE:
+            raise OffsetOutOfRangeError(
+                f"delete_records({before_offset}): above the end offset {self.end_offset} of {self._path!r}")
+        _check(rc, f"delete records of {self._path!r} below {before_offset}", NULL, self._path)
+        return start
+
+    def compact(self, *, delete_retention_ms=86400000, min_compaction_lag_ms=0,
+                buffer_bytes=134217728, now_ms=None):
+        """Kafka's log cleaner over the sealed segments (never the active one):
+        keep the newest record of each key, tombstones (null values) until
+        delete_retention_ms after their batch was first cleaned; offsets,
+        order, producer fields and control batches are kept.  The key map
+        takes 24 bytes a key out of buffer_bytes; when the keys do not fit,
+        compaction runs in passes.  Runs alongside appends and reads (GIL
+        released); each swap of new segments for old is crash-safe.  Returns a
+        CompactionReport."""
+        cdef sc_log *log = self._handle()
+        cdef sc_compact_options opt
+        cdef sc_compact_report rep
+        cdef int rc
+        sc_compact_options_init(&opt)
+        opt.delete_retention_ms = _int_option(delete_retention_ms, "delete_retention_ms", 0, 0x7FFFFFFFFFFFFFFF)
+        opt.min_compaction_lag_ms = _int_option(min_compaction_lag_ms, "min_compaction_lag_ms", 0,
+                                                0x7FFFFFFFFFFFFFFF)
+        opt.buffer_bytes = <uint64_t>_int_option(buffer_bytes, "buffer_bytes", 1024, 0x7FFFFFFFFFFFFFFF)
+        opt.now_ms = -1 if now_ms is None else _int_option(now_ms, "now_ms", 0, 0x7FFFFFFFFFFFFFFF)
+        with nogil:
+            rc = sc_log_compact(log, &opt, &rep)
+        if rc == SC_ETOOLARGE:
+            raise ValueError(f"compact {self._path!r}: buffer_bytes={buffer_bytes} holds not even "
+                             "one batch's keys")
+        _check(rc, f"compact {self._path!r}", NULL, self._path)
+        return CompactionReport(rep.passes, rep.segments_rewritten, rep.groups_skipped, rep.bytes_before,
+                                rep.bytes_after, rep.records_removed, rep.tombstones_removed,
+                                rep.first_dirty_offset)
+
+    @property
+    def cleaner_state(self):
+        """CleanerState(first_dirty_offset, clean_bytes, dirty_bytes) of the
+        sealed segments: dirty_bytes / (clean_bytes + dirty_bytes) is Kafka's
+        dirty ratio."""
+        cdef int64_t first = 0
+        cdef uint64_t clean = 0, dirty = 0
+        _check(sc_log_cleaner_state(self._handle(), &first, &clean, &dirty), f"cleaner state of {self._path!r}")
+        return CleanerState(first, clean, dirty)
+
     def apply_retention(self, now_ms=None):
         """Delete whole old segments beyond retention_bytes / retention_ms;
         returns how many were deleted."""
@@ -311,13 +505,16 @@ cdef class Log:
 
     def close(self):
         """Flush, write the clean-shutdown marker and release the files.
-        Views already handed out stay valid."""
+        Views already handed out stay valid.  Waiters wake with LogClosedError.
+        A log of a LogManager is closed with its manager: this does nothing."""
         cdef sc_log *log = self._log
         cdef int rc
         if log == NULL or self._closed:
             return
         # The handle itself is freed only at deallocation: a thread that
         # fetched it just before this close must find it closed, not freed.
+        if self._manager is not None:
+            return
         self._closed = True
         with nogil:
             rc = sc_log_close(log)
@@ -407,6 +604,30 @@ cdef class Log:
     def __repr__(self):
         state = "closed" if self.closed else f"offsets [{self.start_offset}, {self.end_offset})"
         return f"Log({self._path!r}, {state})"
+
+    # ---------------------------------------------------------------- waiting
+
+    def wait(self, int64_t offset, timeout=None):
+        """Block (GIL released) until end_offset > offset -> True, the log is
+        truncated meanwhile -> True (end_offset tells which), or ``timeout``
+        seconds pass -> False.  LogClosedError if the log is closed or deleted
+        while waiting.  Appends wake waiters at once; a read-only log polls
+        every 100 µs."""
+        return _wait(self, SC_WATCH_DATA, offset, timeout)
+
+    def wait_durable(self, int64_t offset, timeout=None):
+        """Block until durable_offset >= offset (a sync is requested) -> True,
+        or timeout -> False.  A failed sync raises StorageError."""
+        return _wait(self, SC_WATCH_DURABLE, offset, timeout)
+
+    def wait_async(self, int64_t offset, timeout=None):
+        """Awaitable form of wait() for asyncio: no thread per waiter (one
+        eventfd per event loop)."""
+        return _wait_async(self, SC_WATCH_DATA, offset, timeout)
+
+    def wait_durable_async(self, int64_t offset, timeout=None):
+        """Awaitable form of wait_durable()."""
+        return _wait_async(self, SC_WATCH_DURABLE, offset, timeout)
 
     # ---------------------------------------------------------------- columns
 

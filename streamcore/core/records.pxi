@@ -189,16 +189,22 @@ cdef class Batch:
         finally:
             PyBuffer_Release(&view)
 
-    def validate(self):
-        """Raise CorruptBatchError unless CRC and record framing are sound."""
+    def validate(self, *, bint stored=False):
+        """Raise CorruptBatchError unless CRC and record framing are sound.
+        stored=True accepts what compaction leaves (fewer records than the
+        batch's offset range); the default holds a batch to a producer's rules."""
         cdef Py_buffer view
         cdef sc_error err
         cdef size_t size
         cdef int rc
         PyObject_GetBuffer(self._mv, &view, PyBUF_SIMPLE)
         try:
-            rc = sc_batch_validate(<const uint8_t *>view.buf + self.position, <size_t>self.size,
-                                   NULL, &size, &err)
+            if stored:
+                rc = sc_batch_validate_stored(<const uint8_t *>view.buf + self.position,
+                                              <size_t>self.size, NULL, &size, &err)
+            else:
+                rc = sc_batch_validate(<const uint8_t *>view.buf + self.position, <size_t>self.size,
+                                       NULL, &size, &err)
         finally:
             PyBuffer_Release(&view)
         if rc:

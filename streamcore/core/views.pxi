@@ -69,12 +69,15 @@ cdef class BatchView:
         self.release()
 
     def batches(self, *, bint validate=True):
-        """The Batch objects in this view."""
-        return iter_batches(self, validate=validate)
+        """The Batch objects in this view (each checked as a stored batch)."""
+        for batch in iter_batches(self, validate=False):
+            if validate:
+                batch.validate(stored=True)
+            yield batch
 
     def records(self, min_offset=None):
         """Every record in this view with offset >= min_offset (CRC-checked)."""
-        for batch in iter_batches(self, validate=True):
+        for batch in self.batches():
             if min_offset is None or batch.next_offset > min_offset:
                 yield from batch.records(min_offset)
 

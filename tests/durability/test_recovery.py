@@ -92,7 +92,8 @@ def test_undamaged(tmp_path, clean):
     path, model, bases = build(tmp_path, clean)
     scan = expected_scan(path)
     with reopen(path) as log:
-        assert log.recovery == (clean, len(bases), 0, scan, 0, -1, None)
+        assert log.recovery[:7] == (clean, len(bases), 0, scan, 0, -1, None)
+        assert log.recovery.damaged == 0 and log.recovery.set_aside == 0
         check_log(log, model)
         check_appends_resume(log, model)
     with reopen(path) as log:
@@ -107,6 +108,7 @@ def test_torn_tail(tmp_path, clean, where):
     active = path / seg_name(bases[-1])
     pos, size, base, nxt = batches_in_file(active)[-1]
     cut = pos + (20 if where == "header" else size - 5)
+    torn = active.read_bytes()[pos:cut]
     os.truncate(active, cut)
     # unclean: only the active segment's tail after its last usable index entry is validated
     sealed_scan = expected_scan(path, bases[:-1])
@@ -121,9 +123,15 @@ def test_torn_tail(tmp_path, clean, where):
         assert r.truncated_at_offset == base
         assert r.truncation_reason == ("torn batch header at end of segment" if where == "header"
                                        else "torn batch: length runs past end of segment")
-        # A trusted (clean) segment whose headers do not parse is revalidated in full.
-        assert r.indexes_rebuilt == (1 if clean else 0)
+        assert r.indexes_rebuilt == 0
         assert os.path.getsize(active) == pos
+        # After a clean close a torn tail is damage, not a crash's leftover: it is
+        # reported and its bytes set aside, so appends continue on a batch boundary.
+        assert (r.damaged, r.set_aside) == ((1, 1) if clean else (0, 0))
+        if clean:
+            assert r.first_damage_segment == bases[-1] and r.first_damage_position == pos
+            stray = path / (seg_name(bases[-1]) + f".tail-{pos}.stray")
+            assert stray.read_bytes() == torn
         model = upto(model, base)
         check_log(log, model)
         check_appends_resume(log, model)
@@ -197,8 +205,15 @@ def test_garbage_appended_to_active(tmp_path, clean, kind):
             assert r.truncation_reason == GARBAGE_REASON[kind]
         else:
             assert r.truncation_reason
-        assert r.indexes_rebuilt == (1 if clean else 0)
+        assert r.indexes_rebuilt == 0
         assert os.path.getsize(active) == size
+        # After a clean close garbage is damage: reported and set aside (zeros are
+        # space allocated past the data, not damage).
+        damage = clean and kind != "zeros"
+        assert (r.damaged, r.set_aside) == ((1, 1) if damage else (0, 0))
+        if damage:
+            stray = path / (seg_name(bases[-1]) + f".tail-{size}.stray")
+            assert stray.read_bytes() == GARBAGE[kind]
         check_log(log, model)
         check_appends_resume(log, model)
 
@@ -221,27 +236,48 @@ def test_duplicate_batch_appended(tmp_path, clean):
 
 
 @both
-def test_garbage_appended_to_sealed_segment(tmp_path, clean):
-    """Damage at the end of a sealed segment: the log ends there (later segments cannot
-    be trusted to follow on), as the design and Kafka's recovery do."""
+@pytest.mark.parametrize("damage", ["garbage", "magic", "zeroed", "torn"])
+def test_damage_at_end_of_sealed_segment(tmp_path, clean, damage):
+    """Damage at the end of a sealed segment (a process crash cannot cause it: the
+    segment was finished before the roll) is reported, never cut: the later segments
+    and every intact batch stay; a read that reaches the damaged batch raises."""
     path, model, bases = build(tmp_path, clean)
     sealed = path / seg_name(bases[1])
-    seg_end = batches_in_file(sealed)[-1][3]
-    later = sum(os.path.getsize(path / seg_name(b)) for b in bases[2:])
-    with open(sealed, "ab") as f:
-        f.write(b"\xff" * 70)
+    pos, size, base, seg_end = batches_in_file(sealed)[-1]
+    before = {b: (path / seg_name(b)).read_bytes() for b in bases[2:]}
+    if damage == "garbage":
+        with open(sealed, "ab") as f:
+            f.write(b"\xff" * 70)
+        lost, at = [], pos + size
+    elif damage == "magic":
+        flip_byte(sealed, pos + 16)
+        lost, at = [m for m in model if base <= m[0] < seg_end], pos
+    elif damage == "zeroed":
+        with open(sealed, "r+b") as f:
+            f.seek(pos + 30)
+            f.write(bytes(size - 30))
+        lost, at = [m for m in model if base <= m[0] < seg_end], pos
+    else:
+        os.truncate(sealed, pos + size // 2)
+        lost, at = [m for m in model if base <= m[0] < seg_end], pos
     with reopen(path) as log:
         r = log.recovery
-        assert r.bytes_truncated == 70 + later
-        assert r.truncated_at_offset == seg_end
-        assert r.truncation_reason == "magic is not 2"
-        assert r.indexes_rebuilt == 1
-        assert seg_bases(path) == bases[:2]
-        model = upto(model, seg_end)
-        check_log(log, model)
+        assert (r.bytes_truncated, r.truncated_at_offset, r.truncation_reason) == (0, -1, None)
+        if damage in ("garbage", "magic", "torn"):
+            assert (r.damaged, r.first_damage_segment) == (1, bases[1])
+            assert r.first_damage_position == at
+        assert seg_bases(path) == bases
+        assert {b: (path / seg_name(b)).read_bytes() for b in bases[2:]} == before
+        assert log.end_offset == model[-1][0] + 1
+        keep = [m for m in model if m not in lost]
+        assert read_all(log, bases[2]) == [m for m in keep if m[0] >= bases[2]]
+        got, err = records_until_error(log)
+        if lost:
+            assert isinstance(err, CorruptBatchError)
+            assert got == upto(model, base)
+        else:
+            assert got == model
         check_appends_resume(log, model)
-    with reopen(path) as log:
-        check_log(log, model)
 
 
 @both
@@ -388,7 +424,8 @@ def test_index_damage(tmp_path, clean, which, how):
         # An unclean active segment's index is preallocated and zero-filled past its
         # entries, so zeroed entries are indistinguishable from unused ones: they are
         # cut and rewritten by the tail scan without counting as a rebuild.
-        silent = which == "active" and not clean and how in ("zeroed-index", "zeroed-timeindex")
+        # (after a clean close too: the active index is reserved ahead in steps)
+        silent = which == "active" and how in ("zeroed-index", "zeroed-timeindex")
         assert r.indexes_rebuilt == (0 if silent else 1)
         segs = {s.base_offset: s for s in log.segments()}
         assert segs[base].index_entries == good[base].index_entries
@@ -441,7 +478,7 @@ def test_deleted_clean_shutdown_marker(tmp_path):
     scan = expected_scan(path)
     (path / ".clean_shutdown").unlink()
     with reopen(path) as log:
-        assert log.recovery == (False, len(bases), 0, scan, 0, -1, None)
+        assert log.recovery[:7] == (False, len(bases), 0, scan, 0, -1, None)
         check_log(log, model)
         check_appends_resume(log, model)
     with reopen(path) as log:
