@@ -59,7 +59,7 @@ def test_query_flow_post_and_get(server: Any) -> None:
                                  "Attribute.1.Value": "40",
                                  "Tag.1.Key": "team", "Tag.1.Value": "q"})
     assert st == 200 and h["Content-Type"] == "text/xml"
-    assert x.tag == "{%s}CreateQueueResponse" % NS["q"]
+    assert x.tag == "{" + NS["q"] + "}CreateQueueResponse"
     qurl = text(x, "q:CreateQueueResult/q:QueueUrl")
     assert qurl.endswith(f"/queue/us-east-1/000000000000/{name}")
     assert text(x, "q:ResponseMetadata/q:RequestId")
@@ -140,7 +140,7 @@ def test_query_flow_post_and_get(server: Any) -> None:
 
 def test_query_errors(server: Any) -> None:
     st, x, _ = call(server.url, {"Action": "GetQueueUrl", "QueueName": "nope-" + unique()})
-    assert st == 400 and x.tag == "{%s}ErrorResponse" % NS["q"]
+    assert st == 400 and x.tag == "{" + NS["q"] + "}ErrorResponse"
     assert text(x, "q:Error/q:Type") == "Sender"
     assert text(x, "q:Error/q:Code") == "AWS.SimpleQueueService.NonExistentQueue"
     assert text(x, "q:RequestId")
