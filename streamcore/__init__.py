@@ -72,6 +72,10 @@ def get_include() -> str:
     return installed
 
 
+# The queue service (imported last: it builds on everything above).
+from .queue import *  # noqa: E402, F403
+from .queue import __all__ as _queue_names  # noqa: E402
+
 __all__ = [
     "Batch",
     "BatchView",
@@ -103,4 +107,5 @@ __all__ = [
     "StorageError",
     "StreamcoreError",
     "UnsupportedCodecError",
+    *_queue_names,
 ]

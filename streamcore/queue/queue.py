@@ -183,6 +183,7 @@ class Queue:
         rp = a.get("RedrivePolicy")
         self.redrive: tuple[str, int] | None = (
             qattrs.parse_redrive_policy(rp) if rp else None)
+        self._next_maintain_ms = 0  # apply a new retention period at the next call
 
     def effective_attributes(self) -> dict[str, str]:
         a = dict(qattrs.DEFAULTS)
