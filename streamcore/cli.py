@@ -71,6 +71,17 @@ def cmd_verify(args: argparse.Namespace) -> bool:
     )
 
 
+def cmd_queues(args: argparse.Namespace) -> bool:
+    """``streamcore queues``: message counts and oldest-message age per queue."""
+    from .server.sqs.report import queues_command
+
+    try:
+        queues_command(args.endpoint, args.data, sys.stdout, args.json)
+    except ValueError as exc:
+        raise UsageError(f"streamcore queues: {exc}") from None
+    return True
+
+
 def cmd_bench(argv: list[str]) -> int:
     """``streamcore bench``: its arguments go to streamcore.benchmark, whose status it returns."""
     try:
@@ -188,6 +199,23 @@ def build_parser() -> argparse.ArgumentParser:
         path_help="log directory or segment file",
         add_options=_verify_options,
     )
+    q = sub.add_parser(
+        "queues",
+        help="SQS queues: message counts and the age of the oldest message",
+        description=(
+            "Print each SQS queue's visible, in-flight and delayed message counts and the"
+            " age of its oldest message (CloudWatch's ApproximateAgeOfOldestMessage), from a"
+            " running `streamcore serve` (--endpoint) or from a data directory no server has"
+            " open (--data)."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--endpoint", metavar="URL", help="the server's SQS URL (http://HOST:PORT)")
+    src.add_argument("--data", metavar="DIR", help="a data directory")
+    q.add_argument("--json", action="store_true", help="one JSON object per queue")
+    q.set_defaults(func=cmd_queues)
     sub.add_parser(
         "bench",
         help="run the ratio benchmarks (arguments go to streamcore.benchmark)",

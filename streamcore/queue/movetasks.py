@@ -152,12 +152,12 @@ class MoveTaskRunner:
                 return None
             by_dest: dict[str, list[int]] = {}
             for i, (_p, m) in enumerate(taken):
-                dest = task.destination_arn or m.source_arn
-                if dest is None:
+                target = task.destination_arn or m.source_arn
+                if target is None:
                     source._release([p for p, _ in taken])
                     self._fail(task, "AWS.SimpleQueueService.NonExistentQueue")
                     return None
-                by_dest.setdefault(dest, []).append(i)
+                by_dest.setdefault(target, []).append(i)
             done: list[int] = []
             try:
                 for dest_arn, idx in by_dest.items():

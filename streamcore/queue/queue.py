@@ -119,6 +119,10 @@ class _Prepared:
                  "md5_attrs", "md5_sys", "size", "entry_id")
 
     def __init__(self) -> None:
+        self.body = b""
+        self.size = 0
+        self.delay = 0
+        self.md5_body = ""
         self.key_fields: list[tuple[int, bytes]] = []
         self.group: str | None = None
         self.dedup_key: str | None = None

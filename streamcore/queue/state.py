@@ -279,9 +279,10 @@ class MessageState:
         ih = self.inflight
         while ih and ih[0][0] <= now:
             deadline, off = heapq.heappop(ih)
-            t = self.msgs.get(off)
-            if t is None or not t.inflight or t.deadline != deadline:
+            tr = self.msgs.get(off)
+            if tr is None or not tr.inflight or tr.deadline != deadline:
                 continue
+            t = tr
             t.inflight = False
             self.n_inflight -= 1
             changed = True

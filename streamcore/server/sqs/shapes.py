@@ -10,6 +10,7 @@ member names and types (blobs as bytes).  ``Struct`` members are scalars
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 STRING = "string"
@@ -44,8 +45,8 @@ Shape = str | ListOf | MapOf | Struct
 
 
 def _s(members: dict[str, Shape], required: tuple[str, ...] = (),
-       query: dict[str, tuple[str, ...]] | None = None) -> Struct:
-    return Struct(members, frozenset(required), query or {})
+       query: Mapping[str, tuple[str, ...]] | None = None) -> Struct:
+    return Struct(members, frozenset(required), dict(query or {}))
 
 
 _ATTRIBUTE_VALUE = _s({
