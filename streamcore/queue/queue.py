@@ -647,7 +647,7 @@ class Queue:
                 i += 1
         return out
 
-    def _check_receive_args(self, max_messages: int, wait_seconds: int | None,
+    def check_receive_args(self, max_messages: int, wait_seconds: int | None,
                             visibility_timeout: int | None, attempt_id: str | None) -> None:
         if (isinstance(max_messages, bool) or not isinstance(max_messages, int)
                 or not 1 <= max_messages <= 10):
@@ -819,7 +819,7 @@ class Queue:
                       attribute_names: Iterable[str] | None,
                       message_attribute_names: Iterable[str] | None
                       ) -> tuple[int, frozenset[str], tuple[str, ...] | None]:
-        self._check_receive_args(max_messages, wait_seconds, visibility_timeout, attempt_id)
+        self.check_receive_args(max_messages, wait_seconds, visibility_timeout, attempt_id)
         vis_ms = self.visibility_ms if visibility_timeout is None else visibility_timeout * 1000
         names = frozenset(attribute_names or ())
         mnames = tuple(message_attribute_names) if message_attribute_names else None

@@ -3,7 +3,8 @@
 Each handler takes a ``Context`` (the service, the caller's region and
 account, how to spell queue URLs) and the request members as
 ``codec`` decodes them, calls the queue service and returns the output
-members (or None for actions with no output).  Errors are the service's
+members (or None for actions with no output); a ReceiveMessage that has to
+wait returns an awaitable of them instead.  Errors are the service's
 ``QueueError``s; the app renders them.
 """
 
@@ -237,13 +238,27 @@ def send_message_batch(ctx: Context, p: dict[str, Any]) -> Output:
     return {"Successful": ok, "Failed": failed}
 
 
-async def receive_message(ctx: Context, p: dict[str, Any]) -> Output:
+def receive_message(ctx: Context, p: dict[str, Any]) -> Output | Awaitable[Output]:
+    """Answered at once when messages are there or no wait is asked for;
+    otherwise an awaitable: the long poll."""
     q = ctx.queue(p)
     names = list(p.get("AttributeNames") or []) + list(p.get("MessageSystemAttributeNames") or [])
-    msgs = await q.receive_async(
-        p.get("MaxNumberOfMessages", 1), p.get("WaitTimeSeconds"), p.get("VisibilityTimeout"),
-        p.get("ReceiveRequestAttemptId"), attribute_names=names,
-        message_attribute_names=p.get("MessageAttributeNames") or None)
+    n = p.get("MaxNumberOfMessages", 1)
+    wait = p.get("WaitTimeSeconds")
+    vis = p.get("VisibilityTimeout")
+    attempt = p.get("ReceiveRequestAttemptId")
+    mnames = p.get("MessageAttributeNames") or None
+    q.check_receive_args(n, wait, vis, attempt)
+    msgs = q.receive(n, 0, vis, attempt, attribute_names=names, message_attribute_names=mnames)
+    if msgs or (q.wait_s if wait is None else wait) == 0:
+        return {"Messages": [_message(m) for m in msgs]} if msgs else {}
+    return _long_poll(q, n, wait, vis, attempt, names, mnames)
+
+
+async def _long_poll(q: Queue, n: int, wait: int | None, vis: int | None, attempt: str | None,
+                     names: list[str], mnames: list[str] | None) -> Output:
+    msgs = await q.receive_async(n, wait, vis, attempt, attribute_names=names,
+                                 message_attribute_names=mnames)
     return {"Messages": [_message(m) for m in msgs]} if msgs else {}
 
 
@@ -305,8 +320,7 @@ def cancel_message_move_task(ctx: Context, p: dict[str, Any]) -> Output:
     return {"ApproximateNumberOfMessagesMoved": moved}
 
 
-Handler = Callable[[Context, dict[str, Any]], Output]
-AsyncHandler = Callable[[Context, dict[str, Any]], Awaitable[Output]]
+Handler = Callable[[Context, dict[str, Any]], "Output | Awaitable[Output]"]
 
 HANDLERS: dict[str, Handler] = {
     "AddPermission": add_permission,
@@ -324,6 +338,7 @@ HANDLERS: dict[str, Handler] = {
     "ListQueueTags": list_queue_tags,
     "ListQueues": list_queues,
     "PurgeQueue": purge_queue,
+    "ReceiveMessage": receive_message,
     "RemovePermission": remove_permission,
     "SendMessage": send_message,
     "SendMessageBatch": send_message_batch,
@@ -332,5 +347,4 @@ HANDLERS: dict[str, Handler] = {
     "TagQueue": tag_queue,
     "UntagQueue": untag_queue,
 }
-ASYNC_HANDLERS: dict[str, AsyncHandler] = {"ReceiveMessage": receive_message}
-ACTIONS = frozenset(HANDLERS) | frozenset(ASYNC_HANDLERS)
+ACTIONS = frozenset(HANDLERS)

@@ -11,9 +11,11 @@ and ``GET /metrics`` (the same in Prometheus text format).
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
 import re
-import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -22,11 +24,11 @@ from ...errors import StreamcoreError
 from ...queue import QueueService
 from ...queue.errors import QueueError, from_storage
 from . import codec
-from .actions import ACTIONS, ASYNC_HANDLERS, HANDLERS, Context
+from .actions import ACTIONS, HANDLERS, Context, Output
 from .errors import JSON_TYPE, XML_TYPE, Fault, json_error, query_error
 from .http import Request, Response
 from .shapes import ACCOUNT_ACTIONS, INPUTS
-from .sigv4 import AuthError, Verifier, parse_authorization
+from .sigv4 import AuthError, Verifier, credential_scope, parse_authorization
 
 log = logging.getLogger("streamcore.sqs")
 _REGION = re.compile(r"[a-z0-9-]{1,32}\Z")
@@ -46,18 +48,19 @@ class SqsApp:
 
     # ------------------------------------------------------------------ entry points
 
-    async def handle(self, req: Request) -> Response:
-        request_id = str(uuid.uuid4())
+    def handle(self, req: Request) -> Response | Awaitable[Response]:
+        """The response, or (a receive that waits) an awaitable of it."""
+        request_id = new_request_id()
         path, _, query = req.url.partition(b"?")
         target = req.header("x-amz-target")
         if req.method == "POST" and target is not None:
-            return await self._json(req, target, request_id)
+            return self._json(req, target, request_id)
         if req.method in ("GET", "POST"):
             if req.method == "GET" and not query:
                 special = self._special(path)
                 if special is not None:
                     return special
-            return await self._query(req, path, query, request_id)
+            return self._query(req, path, query, request_id)
         fault = Fault("UnsupportedOperation", 405, f"Method {req.method[:16]} is not supported.",
                       "AWS.SimpleQueueService.UnsupportedOperation")
         return query_error(fault, request_id)
@@ -68,14 +71,15 @@ class SqsApp:
                  413: "RequestEntityTooLarge", 431: "RequestHeaderFieldsTooLarge",
                  503: "ServiceUnavailable", 500: "InternalError"}
         fault = Fault(codes.get(status, "InternalError"), status, reason)
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         if req is not None and any(n == "x-amz-target" for n, _ in req.headers):
             return json_error(fault, request_id)
         return query_error(fault, request_id)
 
     # ------------------------------------------------------------------ protocols
 
-    async def _json(self, req: Request, target: str, request_id: str) -> Response:
+    def _json(self, req: Request, target: str, request_id: str
+              ) -> Response | Awaitable[Response]:
         try:
             if not target.startswith(_TARGET_PREFIX) or \
                     target[len(_TARGET_PREFIX):] not in ACTIONS:
@@ -84,14 +88,27 @@ class SqsApp:
             action = target[len(_TARGET_PREFIX):]
             ctx = self._context(req, None)
             params = codec.decode_json(req.body, INPUTS[action])
-            output = await self._call(action, ctx, params)
+            output = HANDLERS[action](ctx, params)
         except Exception as exc:  # noqa: BLE001 - every error becomes an SQS error response
             return json_error(self._fault(exc), request_id)
+        if inspect.isawaitable(output):
+            return self._json_later(output, request_id)
+        return self._json_ok(output, request_id)
+
+    @staticmethod
+    def _json_ok(output: Output, request_id: str) -> Response:
         body = codec.encode_json(output if output is not None else {})
         return Response(200, body, [("Content-Type", JSON_TYPE), ("x-amzn-RequestId", request_id)])
 
-    async def _query(self, req: Request, path: bytes, query: bytes,
-                     request_id: str) -> Response:
+    async def _json_later(self, pending: Awaitable[Output], request_id: str) -> Response:
+        try:
+            output = await pending
+        except Exception as exc:  # noqa: BLE001
+            return json_error(self._fault(exc), request_id)
+        return self._json_ok(output, request_id)
+
+    def _query(self, req: Request, path: bytes, query: bytes,
+               request_id: str) -> Response | Awaitable[Response]:
         action = None
         try:
             params = codec.parse_form(query.decode("latin-1")) if query else []
@@ -119,15 +136,32 @@ class SqsApp:
             if queue_path is not None and "QueueUrl" in shape.members:
                 params.append(("QueueUrl", queue_path))  # a QueueUrl parameter wins
             members = codec.decode_query(params, shape)
-            output = await self._call(action, ctx, members)
+            output = HANDLERS[action](ctx, members)
         except Exception as exc:  # noqa: BLE001 - every error becomes an SQS error response
-            fault = self._fault(exc)
-            if fault.code == "UnknownOperationException" and fault.status == 404:
-                return Response(404, b"<UnknownOperationException/>",
-                                [("Content-Type", XML_TYPE), ("x-amzn-RequestId", request_id)])
-            return query_error(fault, request_id)
+            return self._query_fault(exc, request_id)
+        if inspect.isawaitable(output):
+            return self._query_later(action, output, request_id)
+        return self._query_ok(action, output, request_id)
+
+    @staticmethod
+    def _query_ok(action: str, output: Output, request_id: str) -> Response:
         body = codec.encode_xml(action, output, request_id)
         return Response(200, body, [("Content-Type", XML_TYPE), ("x-amzn-RequestId", request_id)])
+
+    async def _query_later(self, action: str, pending: Awaitable[Output],
+                           request_id: str) -> Response:
+        try:
+            output = await pending
+        except Exception as exc:  # noqa: BLE001
+            return self._query_fault(exc, request_id)
+        return self._query_ok(action, output, request_id)
+
+    def _query_fault(self, exc: Exception, request_id: str) -> Response:
+        fault = self._fault(exc)
+        if fault.code == "UnknownOperationException" and fault.status == 404:
+            return Response(404, b"<UnknownOperationException/>",
+                            [("Content-Type", XML_TYPE), ("x-amzn-RequestId", request_id)])
+        return query_error(fault, request_id)
 
     # ------------------------------------------------------------------ common
 
@@ -143,12 +177,19 @@ class SqsApp:
         return text if text.strip("/") else None
 
     def _context(self, req: Request, queue_path: str | None) -> Context:
-        auth = parse_authorization(req.header("authorization"))
-        if self.verifier is not None:
-            self.verifier.verify(req, auth)
+        header = req.header("authorization")
+        access_key: str | None = None
+        scope_region: str | None = None
         region = self.region
-        if auth is not None and _REGION.match(auth.region):
-            region = auth.region
+        if self.verifier is not None:
+            auth = parse_authorization(header)
+            self.verifier.verify(req, auth)
+            assert auth is not None
+            access_key, scope_region = auth.access_key, auth.region
+        else:
+            access_key, scope_region = credential_scope(header)
+        if scope_region is not None and _REGION.match(scope_region):
+            region = scope_region
         if self.advertised_url is not None:
             base = self.advertised_url
         else:
@@ -156,14 +197,7 @@ class SqsApp:
             if "/" in host or " " in host or not host.isprintable():
                 host = self.default_host
             base = f"http://{host}"
-        return Context(self.service, region, self.account_id, base,
-                       auth.access_key if auth is not None else None, queue_path)
-
-    async def _call(self, action: str, ctx: Context, params: dict[str, Any]) -> Any:
-        handler = HANDLERS.get(action)
-        if handler is not None:
-            return handler(ctx, params)
-        return await ASYNC_HANDLERS[action](ctx, params)
+        return Context(self.service, region, self.account_id, base, access_key, queue_path)
 
     def _fault(self, exc: Exception) -> Fault:
         if isinstance(exc, Fault):
@@ -189,6 +223,11 @@ class SqsApp:
             return Response(200, prometheus(queue_metrics(self.service)).encode(),
                             [("Content-Type", "text/plain; version=0.0.4")])
         return None
+
+
+def new_request_id() -> str:
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def queue_metrics(service: QueueService) -> list[dict[str, Any]]:

@@ -1,15 +1,18 @@
 """A small HTTP/1.1 server on asyncio with llhttp (``httptools``) as the parser.
 
 What it owns: connections, limits and timeouts; it knows nothing of SQS.  Each
-connection's requests are answered in order by one task, each response in one
-``write`` with TCP_NODELAY set (a delayed ACK would otherwise hold small
-responses back).  Bounds, all enforced before buffering:
+connection's requests are answered in order, each response in one ``write``
+with TCP_NODELAY set (a delayed ACK would otherwise hold small responses
+back).  A handler returns either a ``Response`` (answered at once, from the
+parser callback: no task) or an awaitable (a long poll: a task awaits it and
+the connection's later requests wait their turn).  Bounds, all enforced before buffering:
 
 - a request line plus headers over ``max_header_bytes``: 431, connection closed;
 - a body over ``max_body_bytes`` (Content-Length checked before any body
   byte is read, chunked bodies as they arrive): 413, connection closed;
 - a request not complete ``request_timeout`` seconds after its first byte, or a
-  connection idle ``idle_timeout`` seconds between requests: closed;
+  connection idle ``idle_timeout`` seconds between requests: closed (one sweep
+  a second checks every connection; no timer per request);
 - more than ``max_connections`` open connections: the new one gets 503 and is closed;
 - a client that does not read its responses: no further request is read from it
   until the backlog drains.
@@ -56,7 +59,7 @@ class Response:
     close: bool = False
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
 # Answers a request the HTTP layer refused (status, reason) in the protocol's own format.
 Refusal = Callable[[Request | None, int, str], Response]
 
@@ -94,15 +97,27 @@ class HttpServer:
         self.idle_timeout = idle_timeout
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.closing = False
 
     async def listen(self, host: str, port: int) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Connection(self), host, port,
                                                 reuse_address=True, backlog=1024)
+        self._sweeper = loop.create_task(self._sweep())
         sock = self._server.sockets[0]
         addr = sock.getsockname()
         return str(addr[0]), int(addr[1])
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = min(1.0, self.request_timeout / 2, self.idle_timeout / 2)
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for c in list(self.connections):
+                if not c.busy and now > c.deadline:
+                    c.timed_out()
 
     async def close(self, grace: float = 10.0) -> None:
         """Stop accepting, let requests in progress finish (up to ``grace``
@@ -118,6 +133,8 @@ class HttpServer:
             await asyncio.sleep(0.02)
         for c in list(self.connections):
             c.abort()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -125,17 +142,18 @@ class HttpServer:
 class _Connection(asyncio.Protocol):
     def __init__(self, server: HttpServer) -> None:
         self.server = server
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.peer = ""
+        # requests parsed while an earlier one is still being answered
         self.pending: deque[tuple[Request | None, bool, Response | None]] = deque()
         self.task: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = self.loop.time() + server.idle_timeout
         self.write_paused = False
         self.read_paused = False
-        self.drained: asyncio.Future[None] | None = None
         self.closing = False
-        self.busy = False
+        self.busy = False  # a response is being awaited (or writes are blocked)
         self._reset_message()
 
     def _reset_message(self) -> None:
@@ -167,34 +185,21 @@ class _Connection(asyncio.Protocol):
             transport.close()
             return
         srv.connections.add(self)
-        self._arm(srv.idle_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
         self.closing = True
-        if self.timer is not None:
-            self.timer.cancel()
         if self.task is not None and not self.task.done():
             self.task.cancel()
-        if self.drained is not None and not self.drained.done():
-            self.drained.set_result(None)
 
     def pause_writing(self) -> None:
         self.write_paused = True
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        if self.drained is not None and not self.drained.done():
-            self.drained.set_result(None)
+        self._drain()
 
-    def _arm(self, seconds: float) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
-
-    def _timed_out(self) -> None:
-        if self.busy:  # a request is being answered (a long poll): its own bounds apply
-            return
+    def timed_out(self) -> None:
         if self.in_message and self.transport is not None:
             resp = self.server.refusal(None, 408, "The request was not completed in time.")
             self.transport.write(encode_response(resp, False))
@@ -231,14 +236,14 @@ class _Connection(asyncio.Protocol):
             req = Request("", self.url, self.headers, b"", self.peer)
         self.pending.append((None, False, self.server.refusal(req, status, reason)))
         self.closing = True
-        self._kick()
+        self._drain()
 
     # -- parser callbacks
 
     def on_message_begin(self) -> None:
         self._reset_message()
         self.in_message = True
-        self._arm(self.server.request_timeout)
+        self.deadline = self.loop.time() + self.server.request_timeout
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -279,52 +284,68 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         method = self.parser.get_method().decode("latin-1")
-        req = Request(method, self.url, self.headers, b"".join(self.body_parts), self.peer)
+        body = self.body_parts[0] if len(self.body_parts) == 1 else b"".join(self.body_parts)
+        req = Request(method, self.url, self.headers, body, self.peer)
         keep = bool(self.parser.should_keep_alive())
         self.in_message = False
+        self.deadline = self.loop.time() + self.server.idle_timeout
         self.pending.append((req, keep, None))
         if len(self.pending) > 8 and self.transport is not None and not self.read_paused:
             self.transport.pause_reading()
             self.read_paused = True
-        self._arm(self.server.idle_timeout)
-        self._kick()
+        self._drain()
 
     # -- answering
 
-    def _kick(self) -> None:
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._answer())
-
-    async def _answer(self) -> None:
-        while self.pending and self.transport is not None:
+    def _drain(self) -> None:
+        """Answer pending requests in order, at once while handlers answer at once."""
+        while self.pending and not self.busy and not self.write_paused:
+            t = self.transport
+            if t is None or t.is_closing():
+                self.pending.clear()
+                return
             req, keep, resp = self.pending.popleft()
-            if resp is None:
-                assert req is not None
-                self.busy = True
-                try:
-                    resp = await self.server.handler(req)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # a handler bug must not take the connection down
-                    resp = self.server.refusal(req, 500, "An internal error occurred.")
-                finally:
-                    self.busy = False
-                keep = keep and not resp.close and not (self.closing and not self.pending)
+            if resp is not None:  # a refusal: answer it and close
+                self._write(resp, False)
+                return
+            assert req is not None
+            try:
+                result = self.server.handler(req)
+            except Exception:  # a handler bug must not take the connection down
+                result = self.server.refusal(req, 500, "An internal error occurred.")
+            if isinstance(result, Response):
+                if not self._write(result, keep):
+                    return
             else:
-                keep = False
-            if self.transport.is_closing():
+                self.busy = True
+                self.task = self.loop.create_task(self._finish(req, result, keep))
                 return
-            self.transport.write(encode_response(resp, keep))
-            if not keep:
-                self.transport.close()
-                return
-            if self.write_paused:
-                self.drained = asyncio.get_running_loop().create_future()
-                await self.drained
-            if self.read_paused and len(self.pending) <= 2:
-                self.transport.resume_reading()
-                self.read_paused = False
-        if self.closing and self.transport is not None and not self.in_message:
-            self.transport.close()
-        elif self.transport is not None and not self.in_message:
-            self._arm(self.server.idle_timeout)
+        if self.read_paused and len(self.pending) <= 2 and self.transport is not None:
+            self.transport.resume_reading()
+            self.read_paused = False
+        if self.closing and not self.pending and not self.busy and not self.in_message:
+            self.abort()
+
+    async def _finish(self, req: Request, pending: Awaitable[Response], keep: bool) -> None:
+        try:
+            resp = await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a handler bug must not take the connection down
+            resp = self.server.refusal(req, 500, "An internal error occurred.")
+        finally:
+            self.busy = False
+        self.deadline = self.loop.time() + self.server.idle_timeout
+        if self._write(resp, keep):
+            self._drain()
+
+    def _write(self, resp: Response, keep: bool) -> bool:
+        """Write one response; False once the connection is to close."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return False
+        keep = keep and not resp.close and not (self.closing and not self.pending)
+        t.write(encode_response(resp, keep))
+        if not keep:
+            t.close()
+        return keep

@@ -68,6 +68,20 @@ def parse_authorization(value: str | None) -> Authorization | None:
     return Authorization(cred[0], cred[1], cred[2], cred[3], headers.split(";"), sig)
 
 
+def credential_scope(value: str | None) -> tuple[str | None, str | None]:
+    """(access key id, region) of an Authorization header, without checking
+    anything else (None, None when there is none to read)."""
+    if not value:
+        return None, None
+    _, sep, rest = value.partition("Credential=")
+    if not sep:
+        return None, None
+    parts = rest.split(",", 1)[0].strip().split("/")
+    if len(parts) != 5:
+        return None, None
+    return parts[0], parts[2]
+
+
 def _path(url: bytes) -> str:
     path = url.split(b"?", 1)[0].decode("latin-1") or "/"
     segments = [s for s in path.split("/") if s and s != "."]
