@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -102,27 +101,31 @@ class _Stub(asyncio.Protocol):
                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
 
+def _run_stub(port: int) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(loop.create_server(_Stub, "127.0.0.1", port))
+    print("ready", flush=True)
+    loop.run_forever()
+
+
 @contextlib.contextmanager
 def stub_server() -> Iterator[str]:
+    """The stub in its own process (in the client's it would share its GIL)."""
     port = free_port()
-    ready = threading.Event()
-    loop = asyncio.new_event_loop()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        server = loop.run_until_complete(loop.create_server(_Stub, "127.0.0.1", port))
-        ready.set()
-        loop.run_forever()
-        server.close()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    ready.wait(10)
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--stub", str(port)],
+                            stdout=subprocess.PIPE, text=True)
     try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         yield f"http://127.0.0.1:{port}"
     finally:
-        loop.call_soon_threadsafe(loop.stop)
-        t.join(5)
+        proc.terminate()
+        proc.wait(30)
 
 
 # ------------------------------------------------------------------ peers
@@ -187,3 +190,7 @@ def elasticmq_server() -> Iterator[str]:
 
 PEERS = {"moto_server": moto_server, "LocalStack": localstack_server,
          "ElasticMQ": elasticmq_server}
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--stub"]:
+    _run_stub(int(sys.argv[2]))

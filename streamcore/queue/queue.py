@@ -162,6 +162,7 @@ class Queue:
         self._dedup = DedupTable()
         self._attempts: dict[str, tuple[int, list[tuple[int, int]]]] = {}
         self._cond = threading.Condition(self._lock)
+        self._sync_waiters = 0
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._last_purge_ms = -PURGE_INTERVAL_MS
         self._ops_since_checkpoint = 0
@@ -378,7 +379,8 @@ class Queue:
     # ------------------------------------------------------------ waiting
 
     def _notify(self) -> None:
-        self._cond.notify_all()
+        if self._sync_waiters:
+            self._cond.notify_all()
         if self._async_waiters:
             waiters, self._async_waiters = self._async_waiters, []
             running = asyncio._get_running_loop()
@@ -844,7 +846,11 @@ class Queue:
                 left = end - time.monotonic()
                 if msgs or left <= 0 or self._service.closed or self._service.draining:
                     return msgs
-                self._cond.wait(self._sleep_for(left, now))
+                self._sync_waiters += 1
+                try:
+                    self._cond.wait(self._sleep_for(left, now))
+                finally:
+                    self._sync_waiters -= 1
 
     async def receive_async(self, max_messages: int = 1, wait_seconds: int | None = 0,
                             visibility_timeout: int | None = None,

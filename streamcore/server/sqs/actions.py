@@ -34,6 +34,7 @@ class Context:
     base_url: str  # scheme://host[:port][/prefix], no trailing slash
     sender_id: str | None = None
     path_queue: str | None = None  # the queue URL path a Query request was sent to
+    cache: dict[tuple[str, str, str], Queue] | None = None  # queue references seen lately
 
     def url(self, q: Queue) -> str:
         return f"{self.base_url}/queue/{q.region}/{q.account}/{q.name}"
@@ -43,11 +44,19 @@ class Context:
         ref = params.get("QueueUrl") or self.path_queue
         if not ref:
             raise QueueDoesNotExistError("The specified queue does not exist.")
+        key = (ref, self.region, self.account)
+        cache = self.cache
+        if cache is not None:
+            q = cache.get(key)
+            if q is not None and not q.deleted:
+                return q
         region, account, name = parse_queue_ref(ref, self.region, self.account)
-        try:
-            return self.service.get_queue(name, region=region, account_id=account)
-        except QueueDoesNotExistError:
-            raise QueueDoesNotExistError("The specified queue does not exist.") from None
+        q = self.service.get_queue(name, region=region, account_id=account)
+        if cache is not None:
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = q
+        return q
 
 
 def parse_queue_ref(ref: str, region: str, account: str) -> tuple[str, str, str]:

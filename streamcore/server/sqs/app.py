@@ -45,6 +45,7 @@ class SqsApp:
         self.advertised_url = advertised_url.rstrip("/") if advertised_url else None
         self.verifier = verifier
         self.default_host = default_host
+        self._queues: dict[tuple[str, str, str], Any] = {}
 
     # ------------------------------------------------------------------ entry points
 
@@ -197,7 +198,8 @@ class SqsApp:
             if "/" in host or " " in host or not host.isprintable():
                 host = self.default_host
             base = f"http://{host}"
-        return Context(self.service, region, self.account_id, base, access_key, queue_path)
+        return Context(self.service, region, self.account_id, base, access_key, queue_path,
+                       self._queues)
 
     def _fault(self, exc: Exception) -> Fault:
         if isinstance(exc, Fault):

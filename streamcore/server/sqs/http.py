@@ -44,11 +44,17 @@ class Request:
     headers: list[tuple[str, str]]  # (lower-case name, value), in order
     body: bytes
     peer: str = ""
+    _map: dict[str, str] | None = None
 
     def header(self, name: str) -> str | None:
         """The value of a header (several joined with ","), or None."""
-        vals = [v for n, v in self.headers if n == name]
-        return ",".join(vals) if vals else None
+        m = self._map
+        if m is None:
+            m = {}
+            for n, v in self.headers:
+                m[n] = f"{m[n]},{v}" if n in m else v
+            self._map = m
+        return m.get(name)
 
 
 @dataclass(slots=True)
