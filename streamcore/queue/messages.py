@@ -22,9 +22,10 @@ where each optional field is tag (u8), length (u32), bytes; see ``F_*``.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ _BAD_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff
 _ATTR_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,256}\Z")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 
+_ASCII_OK = b"\t\n\r" + bytes(range(0x20, 0x80))
 _U32 = struct.Struct(">I")
 _KEY_HEAD = struct.Struct(">16sH")
 _FIELD_HEAD = struct.Struct(">BI")
@@ -57,17 +59,19 @@ F_SOURCE_ARN = 8  # the queue a message came from (a move task's default destina
 
 def check_body(body: str) -> bytes:
     """The UTF-8 bytes of a valid body; MissingParameter/InvalidMessageContents otherwise."""
-    from .errors import MissingParameterError
-
     if not body:
+        from .errors import MissingParameterError
+
         raise MissingParameterError("The request must contain the parameter MessageBody.")
-    if _BAD_CHARS.search(body) is not None:
-        raise InvalidMessageContentsError("Invalid characters found. Deleted message contents.")
     try:
-        return body.encode()
+        raw = body.encode()
     except UnicodeEncodeError:  # lone surrogates
         raise InvalidMessageContentsError(
             "Invalid characters found. Deleted message contents.") from None
+    # ASCII (the common case) is checked in C: delete the allowed bytes, nothing may remain
+    if raw.translate(None, _ASCII_OK) if raw.isascii() else _BAD_CHARS.search(body):
+        raise InvalidMessageContentsError("Invalid characters found. Deleted message contents.")
+    return raw
 
 
 def _check_number(name: str, value: str) -> None:
@@ -196,8 +200,14 @@ def decode_attributes(buf: bytes) -> list[tuple[str, str, bool, bytes]]:
     return out
 
 
+try:  # CPython's own MD5 is quicker than OpenSSL's for message-sized inputs
+    _md5: Callable[[bytes], Any] = importlib.import_module("_md5").md5
+except ImportError:  # pragma: no cover - other Pythons
+    _md5 = hashlib.md5
+
+
 def md5_hex(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return str(_md5(data).hexdigest())
 
 
 def select_attributes(buf: bytes, names: tuple[str, ...] | frozenset[str] | None
@@ -292,25 +302,26 @@ def decode_key(key: bytes) -> tuple[bytes, int, dict[int, bytes]]:
 
 
 def decode_message(key: bytes, value: bytes, timestamp: int) -> StoredMessage:
-    raw_id, delay, f = decode_key(key)
+    raw_id = key[:16]
+    h = raw_id.hex()
+    mid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    if len(key) == _KEY_HEAD.size:  # no optional field: the common case
+        return StoredMessage(mid, value.decode(), value, timestamp, key[16] << 8 | key[17],
+                             b"", b"", None, None, None, None, None, None)
+    _, delay, f = decode_key(key)
+    g = f.get(F_GROUP_ID)
+    d = f.get(F_DEDUP_ID)
+    dlq = f.get(F_DLQ_SOURCE_ARN)
     first = f.get(F_FIRST_SENT)
-
-    def text(tag: int) -> str | None:
-        v = f.get(tag)
-        return v.decode() if v is not None else None
-
+    sender = f.get(F_SENDER_ID)
+    source = f.get(F_SOURCE_ARN)
     return StoredMessage(
-        message_id=format_message_id(raw_id),
-        body=value.decode(),
-        body_bytes=value,
-        sent_ms=timestamp,
-        delay_seconds=delay,
-        attributes=f.get(F_ATTRIBUTES, b""),
-        system_attributes=f.get(F_SYSTEM_ATTRIBUTES, b""),
-        group_id=text(F_GROUP_ID),
-        dedup_id=text(F_DEDUP_ID),
-        dlq_source_arn=text(F_DLQ_SOURCE_ARN),
-        first_sent_ms=struct.unpack(">q", first)[0] if first is not None else None,
-        sender_id=text(F_SENDER_ID),
-        source_arn=text(F_SOURCE_ARN),
+        mid, value.decode(), value, timestamp, delay,
+        f.get(F_ATTRIBUTES, b""), f.get(F_SYSTEM_ATTRIBUTES, b""),
+        g.decode() if g is not None else None,
+        d.decode() if d is not None else None,
+        dlq.decode() if dlq is not None else None,
+        struct.unpack(">q", first)[0] if first is not None else None,
+        sender.decode() if sender is not None else None,
+        source.decode() if source is not None else None,
     )

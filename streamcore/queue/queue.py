@@ -359,7 +359,7 @@ class Queue:
     def _journal_append(self, records: list[bytes], now: int) -> None:
         _, jlog = self._open_logs()
         try:
-            jlog.append(records, timestamps=now)
+            self._service._write(jlog, records, None, now)
         except streamcore.StreamcoreError as exc:
             raise from_storage(exc) from exc
         self._ops_since_checkpoint += len(records)
@@ -552,7 +552,7 @@ class Queue:
             if values:
                 log, _ = self._open_logs()
                 try:
-                    first = log.append(values, keys, now)
+                    first = self._service._write(log, values, keys, now)
                 except streamcore.StreamcoreError as exc:
                     raise from_storage(exc) from exc
                 self._ops_since_checkpoint += len(values)
@@ -607,7 +607,7 @@ class Queue:
             groups.append(m.group_id if self.fifo else None)
         log, _ = self._open_logs()
         try:
-            first = log.append(values, keys, now)
+            first = self._service._write(log, values, keys, now)
         except streamcore.StreamcoreError as exc:
             raise from_storage(exc) from exc
         self._ops_since_checkpoint += len(values)
@@ -676,32 +676,32 @@ class Queue:
         attrs: dict[str, str] = {}
         if system_names:
             every = "All" in system_names
-
-            def want(n: str) -> bool:
-                return every or n in system_names
-
-            if want("SenderId"):
+            if every or "SenderId" in system_names:
                 attrs["SenderId"] = m.sender_id or self.account
-            if want("SentTimestamp"):
+            if every or "SentTimestamp" in system_names:
                 attrs["SentTimestamp"] = str(m.first_sent_ms or m.sent_ms)
-            if want("ApproximateReceiveCount"):
+            if every or "ApproximateReceiveCount" in system_names:
                 attrs["ApproximateReceiveCount"] = str(t.number)
-            if want("ApproximateFirstReceiveTimestamp"):
+            if every or "ApproximateFirstReceiveTimestamp" in system_names:
                 attrs["ApproximateFirstReceiveTimestamp"] = str(t.first_ms)
             if self.fifo:
-                if want("SequenceNumber"):
+                if every or "SequenceNumber" in system_names:
                     attrs["SequenceNumber"] = str(_SEQ_BASE + off)
-                if want("MessageDeduplicationId") and m.dedup_id is not None:
+                if m.dedup_id is not None and (every or "MessageDeduplicationId" in system_names):
                     attrs["MessageDeduplicationId"] = m.dedup_id
-            if want("MessageGroupId") and m.group_id is not None:
+            if m.group_id is not None and (every or "MessageGroupId" in system_names):
                 attrs["MessageGroupId"] = m.group_id
-            if want("AWSTraceHeader") and m.system_attributes:
+            if m.system_attributes and (every or "AWSTraceHeader" in system_names):
                 for name, _dtype, _binary, value in decode_attributes(m.system_attributes):
                     if name == "AWSTraceHeader":
                         attrs["AWSTraceHeader"] = value.decode()
-            if want("DeadLetterQueueSourceArn") and m.dlq_source_arn is not None:
+            if m.dlq_source_arn is not None and (every or "DeadLetterQueueSourceArn"
+                                                 in system_names):
                 attrs["DeadLetterQueueSourceArn"] = m.dlq_source_arn
-        mattrs, md5_attrs = select_attributes(m.attributes, attribute_names)
+        if m.attributes and attribute_names:
+            mattrs, md5_attrs = select_attributes(m.attributes, attribute_names)
+        else:
+            mattrs, md5_attrs = {}, None
         return Message(m.message_id, handle, m.body, md5_hex(m.body_bytes), attrs, mattrs,
                        md5_attrs)
 

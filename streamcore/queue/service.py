@@ -83,6 +83,8 @@ class QueueService:
         self.checkpoint_interval_ms = checkpoint_interval_ms
         self.closed = False
         self.draining = False  # waiting receives return at once (a server shutting down)
+        self._defer_thread: int | None = None
+        self._unsynced: list[tuple[streamcore.Log, int]] = []
         self._lock = threading.RLock()
         os.makedirs(self.data_dir, exist_ok=True)
         self._signer = HandleSigner(load_or_create_key(os.path.join(self.data_dir, "queues.key")))
@@ -107,6 +109,29 @@ class QueueService:
     @staticmethod
     def now_ms() -> int:
         return time.time_ns() // 1_000_000
+
+    # ------------------------------------------------------------ deferred syncs
+
+    def defer_syncs(self) -> None:
+        """Calls from this thread (a server's event loop) append without waiting
+        for the fsync a ``flush="always"`` log does; the caller then awaits
+        ``durable()`` before it acknowledges.  Concurrent requests share syncs."""
+        self._defer_thread = threading.get_ident()
+
+    def _write(self, log: streamcore.Log, values: list[bytes], keys: list[bytes] | None,
+               now: int) -> int:
+        """Append records; the first offset."""
+        if self._defer_thread != threading.get_ident():
+            return log.append(values, keys, now)
+        first, last = log.append_batch_info(streamcore.build_batch(values, keys, now),
+                                            sync=False)
+        self._unsynced.append((log, last + 1))
+        return first
+
+    def take_unsynced(self) -> list[tuple[streamcore.Log, int]]:
+        """What calls from the deferring thread appended since the last take."""
+        out, self._unsynced = self._unsynced, []
+        return out
 
     # ------------------------------------------------------------ directory
 

@@ -50,7 +50,36 @@ class SqsApp:
     # ------------------------------------------------------------------ entry points
 
     def handle(self, req: Request) -> Response | Awaitable[Response]:
-        """The response, or (a receive that waits) an awaitable of it."""
+        """The response, or (a receive that waits, or writes still to sync) an
+        awaitable of it."""
+        resp = self._handle(req)
+        unsynced = self.service.take_unsynced()
+        if unsynced:
+            return self._after_sync(unsynced, resp)
+        return resp
+
+    async def _after_sync(self, unsynced: list[tuple[Any, int]],
+                          resp: Response | Awaitable[Response]) -> Response:
+        """Acknowledge only once what the request wrote is on disk (flush=always)."""
+        ends: dict[int, tuple[Any, int]] = {}
+        for log, end in unsynced:
+            prev = ends.get(id(log))
+            if prev is None or prev[1] < end:
+                ends[id(log)] = (log, end)
+        try:
+            for log, end in ends.values():
+                await log.wait_durable_async(end)
+        except Exception as exc:  # noqa: BLE001 - a failed sync: the write is not acknowledged
+            log_error = self._fault(exc)
+            return self.refusal(None, 500, log_error.message)
+        if not isinstance(resp, Response):
+            resp = await resp
+            more = self.service.take_unsynced()
+            if more:
+                return await self._after_sync(more, resp)
+        return resp
+
+    def _handle(self, req: Request) -> Response | Awaitable[Response]:
         request_id = new_request_id()
         path, _, query = req.url.partition(b"?")
         target = req.header("x-amz-target")

@@ -84,6 +84,8 @@ async def start(args: argparse.Namespace, data_dir: str) -> Listener:
               "file): anyone who can reach it can use every queue", file=sys.stderr)
     service = QueueService(os.path.join(data_dir), region=args.region,
                            account_id=args.account_id, flush=getattr(args, "flush", "never"))
+    if getattr(args, "flush", "never") == "always":
+        service.defer_syncs()  # requests share fsyncs; each is answered once durable
     app = SqsApp(service, region=args.region, account_id=args.account_id,
                  advertised_url=args.advertised_url, verifier=verifier)
     http = HttpServer(app.handle, app.refusal, max_connections=args.sqs_max_connections,

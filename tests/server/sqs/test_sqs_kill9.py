@@ -29,8 +29,9 @@ def drain(c: Any, url: str, wait: int = 1, visibility: int = 300) -> list[dict[s
         out += msgs
 
 
-def test_acknowledged_sends_survive(tmp_path: Path) -> None:
-    srv = Server(tmp_path / "data").start()
+@pytest.mark.parametrize("flush", ["never", "always"])
+def test_acknowledged_sends_survive(tmp_path: Path, flush: str) -> None:
+    srv = Server(tmp_path / "data", "--flush", flush).start()
     c: Any = srv.client()
     url = c.create_queue(QueueName="orders")["QueueUrl"]
     acked: list[str] = []
@@ -57,7 +58,7 @@ def test_acknowledged_sends_survive(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len(acked) > 100
-    srv = Server(tmp_path / "data").start()
+    srv = Server(tmp_path / "data", "--flush", flush).start()
     try:
         c = srv.client()
         got = {m["MessageId"] for m in drain(c, url)}
