@@ -127,13 +127,16 @@ def parse_form(text: str) -> list[tuple[str, str]]:
             f"The request has more than {MAX_QUERY_FIELDS} parameters.") from None
 
 
-_LEAF = ""  # where a node of the parameter tree keeps its own value
+_LEAF = None  # where a node of the parameter tree keeps its own value (never a key part)
 
 
-def _tree(params: list[tuple[str, str]]) -> dict[str, Any]:
-    """``A.1.B=x`` parameters as nested dicts {"A": {"1": {"B": {"": "x"}}}};
+Node = dict[str | None, Any]
+
+
+def _tree(params: list[tuple[str, str]]) -> Node:
+    """``A.1.B=x`` parameters as nested dicts {"A": {"1": {"B": {None: "x"}}}};
     the first of repeated parameters wins."""
-    root: dict[str, Any] = {}
+    root: Node = {}
     for key, value in params:
         node = root
         for part in key.split("."):
@@ -150,7 +153,7 @@ def decode_query(params: list[tuple[str, str]], shape: Struct) -> dict[str, Any]
     return _query_struct(_tree(params), shape, "")
 
 
-def _query_scalar(node: dict[str, Any], shape: str, path: str) -> Any:
+def _query_scalar(node: Node, shape: str, path: str) -> Any:
     text = node.get(_LEAF)
     if text is None:
         raise _type_error(path, None, shape)
@@ -171,10 +174,10 @@ def _query_scalar(node: dict[str, Any], shape: str, path: str) -> Any:
         raise _type_error(path, text, "base64 text") from None
 
 
-def _indexed(node: dict[str, Any], path: str) -> list[tuple[int, dict[str, Any]]]:
+def _indexed(node: Node, path: str) -> list[tuple[int, Node]]:
     items = []
     for k, child in node.items():
-        if k == _LEAF:
+        if k is None:
             continue
         if not k.isdigit() or len(k) > 9 or int(k) < 1:
             raise _type_error(f"{path}.{k}", k, "a numbered member (1, 2, ...)")
@@ -184,7 +187,7 @@ def _indexed(node: dict[str, Any], path: str) -> list[tuple[int, dict[str, Any]]
     return sorted(items, key=lambda kv: kv[0])
 
 
-def _query_value(node: dict[str, Any], shape: Shape, path: str) -> Any:
+def _query_value(node: Node, shape: Shape, path: str) -> Any:
     if isinstance(shape, str):
         return _query_scalar(node, shape, path)
     if isinstance(shape, ListOf):
@@ -205,7 +208,7 @@ def _query_value(node: dict[str, Any], shape: Shape, path: str) -> Any:
     return _query_struct(node, shape, path)
 
 
-def _query_struct(node: dict[str, Any], shape: Struct, path: str) -> dict[str, Any]:
+def _query_struct(node: Node, shape: Struct, path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, member in shape.members.items():
         for qname in shape.query_names.get(name, (name,)):
