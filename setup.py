@@ -13,7 +13,10 @@ from setuptools.command.build_py import build_py
 debug = os.environ.get("STREAMCORE_DEBUG") == "1"
 sanitize = os.environ.get("STREAMCORE_SANITIZE") == "1"
 
-cflags = ["-std=c11", "-D_GNU_SOURCE", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+cflags = ["-std=c11", "-D_GNU_SOURCE", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter",
+          # The core's functions are called only from inside the extension: no PLT,
+          # and the compiler may inline across them (the module init stays visible).
+          "-fvisibility=hidden", "-fno-semantic-interposition"]
 ldflags: list[str] = ["-pthread"]
 if debug or sanitize:
     cflags += ["-O0", "-g", "-UNDEBUG", "-DSC_DEBUG"]

@@ -198,22 +198,86 @@ static int batch_is_plain(const uint8_t *b) {
     return (attrs & SC_ATTR_COMPRESSION_MASK) == 0 && !(attrs & SC_ATTR_CONTROL);
 }
 
-/* Add the keys of the batch at b (offsets >= from) to the map; -1 if full. */
-static int map_batch(keymap *m, const uint8_t *b, const sc_frame *f, int64_t from, sc_error *err) {
-    if (!batch_is_plain(b)) return 0;
-    sc_batch_header h;
-    size_t size;
-    int rc = sc_batch_validate_stored(b, f->size, &h, &size, err);
+/* One record of a batch being compacted, described once and used by every
+ * step after (hashing, lookups with prefetch, copying). */
+typedef struct {
+    const uint8_t *start;   /* the record's bytes, length varint included */
+    uint32_t len;
+    int32_t offset_delta;
+    int64_t offset;
+    XXH128_hash_t hash;
+    int8_t has_key, tombstone, keep;
+} recdesc;
+
+typedef struct {
+    recdesc *v;
+    size_t cap;
+} recdescs;
+
+/* Check the batch at b (CRC, framing: the rules of a stored batch) and
+ * describe its records into d; *count records. */
+static int describe_records(const uint8_t *b, const sc_frame *f, sc_batch_header *h, recdescs *d,
+                            int32_t *count, sc_error *err) {
+    int rc = sc_batch_header_parse(b, f->size, h, err);
     if (rc) return rc;
+    size_t size = SC_BATCH_LOG_OVERHEAD + (size_t)h->batch_length;
+    if (sc_crc32c(0, b + SC_BATCH_ATTRIBUTES_OFFSET, size - SC_BATCH_ATTRIBUTES_OFFSET) != h->crc)
+        return sc_fail(err, SC_ECRC, "CRC mismatch", SC_BATCH_CRC_OFFSET);
+    if ((int64_t)h->record_count > (int64_t)h->last_offset_delta + 1)
+        return sc_fail(err, SC_ECORRUPT, "recordCount exceeds the batch's offset range", 0);
+    if ((size_t)h->record_count > d->cap) {
+        size_t cap = (size_t)h->record_count;
+        recdesc *nv = realloc(d->v, cap * sizeof *nv);
+        if (!nv) return ENOMEM;
+        d->v = nv;
+        d->cap = cap;
+    }
     sc_record_iter it;
     sc_record r;
-    sc_record_iter_init(&it, b + SC_BATCH_HEADER_SIZE, size - SC_BATCH_HEADER_SIZE, h.record_count);
-    while ((rc = sc_record_iter_next(&it, &r, err)) == 1) {
-        int64_t off = h.base_offset + r.offset_delta;
-        if (r.key_len < 0 || off < from) continue;
-        if (keymap_put(m, XXH3_128bits(r.key, (size_t)r.key_len), off) != 0) return -1;
+    sc_record_iter_init(&it, b + SC_BATCH_HEADER_SIZE, size - SC_BATCH_HEADER_SIZE, h->record_count);
+    int32_t n = 0, prev = -1;
+    for (;;) {
+        const uint8_t *start = it.pos;
+        rc = sc_record_iter_next(&it, &r, err);
+        if (rc <= 0) break;
+        if (r.offset_delta <= prev || r.offset_delta > h->last_offset_delta)
+            return sc_fail(err, SC_ECORRUPT, "offsetDelta out of order", 0);
+        prev = r.offset_delta;
+        recdesc *x = &d->v[n++];
+        x->start = start;
+        x->len = (uint32_t)(it.pos - start);
+        x->offset_delta = r.offset_delta;
+        x->offset = h->base_offset + r.offset_delta;
+        x->has_key = r.key_len >= 0;
+        x->tombstone = r.value_len < 0;
+        if (x->has_key) x->hash = XXH3_128bits(r.key, (size_t)r.key_len);
     }
+    *count = n;
     return rc;
+}
+
+#define PREFETCH_AHEAD 8
+
+static inline void prefetch_slot(const keymap *m, const recdesc *x) {
+    if (x->has_key) __builtin_prefetch(&m->slots[keymap_home(m, x->hash.low64)]);
+}
+
+/* Add the keys of the batch at b (offsets >= from) to the map; -1 if full. */
+static int map_batch(keymap *m, recdescs *d, const uint8_t *b, const sc_frame *f, int64_t from,
+                     sc_error *err) {
+    if (!batch_is_plain(b)) return 0;
+    sc_batch_header h;
+    int32_t n;
+    int rc = describe_records(b, f, &h, d, &n, err);
+    if (rc) return rc;
+    for (int32_t i = 0; i < n && i < PREFETCH_AHEAD; i++) prefetch_slot(m, &d->v[i]);
+    for (int32_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n) prefetch_slot(m, &d->v[i + PREFETCH_AHEAD]);
+        const recdesc *x = &d->v[i];
+        if (!x->has_key || x->offset < from) continue;
+        if (keymap_put(m, x->hash, x->offset) != 0) return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------- the new segment */
@@ -378,8 +442,7 @@ typedef struct {
     int64_t now_ms, delete_retention_ms;
     int64_t map_end;           /* the map covers offsets below this */
     sc_compact_report *rep;
-    uint8_t *scratch;
-    size_t scratch_cap;
+    recdescs *descs;
 } filter_ctx;
 
 static size_t record_size(const sc_record *r, int64_t ts_delta, size_t *body) {
@@ -417,68 +480,68 @@ static int filter_batch(filter_ctx *c, outseg *o, const uint8_t *b, const sc_fra
                         int *changed) {
     if (!batch_is_plain(b)) return out_copy(o, b, f);
     sc_batch_header h;
-    size_t size;
     sc_error err;
-    int rc = sc_batch_validate_stored(b, f->size, &h, &size, &err);
+    int32_t n;
+    recdesc *v = c->descs->v;
+    int rc = describe_records(b, f, &h, c->descs, &n, &err);
     if (rc) return rc;
+    v = c->descs->v;
     int has_horizon = (h.attributes & SC_ATTR_DELETE_HORIZON) != 0;
     int horizon_passed = has_horizon && c->now_ms >= h.base_timestamp;
-    /* First pass over the records: which survive, and do tombstones remain? */
+    /* Which records survive (lookups prefetched ahead), and do tombstones remain? */
     int32_t kept = 0, dropped = 0, tombstones = 0;
-    sc_record_iter it;
-    sc_record r;
-    sc_record_iter_init(&it, b + SC_BATCH_HEADER_SIZE, size - SC_BATCH_HEADER_SIZE, h.record_count);
-    while ((rc = sc_record_iter_next(&it, &r, &err)) == 1) {
-        int64_t off = h.base_offset + r.offset_delta;
+    size_t kept_bytes = 0;
+    for (int32_t i = 0; i < n && i < PREFETCH_AHEAD; i++) prefetch_slot(c->map, &v[i]);
+    for (int32_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n) prefetch_slot(c->map, &v[i + PREFETCH_AHEAD]);
+        recdesc *x = &v[i];
         int keep = 1;
-        if (r.key_len >= 0 && off < c->map_end) {
-            int64_t newest = keymap_get(c->map, XXH3_128bits(r.key, (size_t)r.key_len));
-            if (newest > off) keep = 0;
-        }
-        if (keep && r.value_len < 0 && horizon_passed) keep = 0;
+        if (x->has_key && x->offset < c->map_end && keymap_get(c->map, x->hash) > x->offset) keep = 0;
+        if (keep && x->tombstone && horizon_passed) keep = 0;
+        x->keep = (int8_t)keep;
         if (keep) {
             kept++;
-            if (r.value_len < 0) tombstones++;
+            kept_bytes += x->len;
+            if (x->tombstone) tombstones++;
         } else {
             dropped++;
-            if (r.value_len < 0) c->rep->tombstones_removed++;
+            if (x->tombstone) c->rep->tombstones_removed++;
         }
     }
-    if (rc < 0) return rc;
     c->rep->records_removed += (uint64_t)dropped;
     int set_horizon = tombstones > 0 && !has_horizon;
     if (dropped == 0 && !set_horizon) return out_copy(o, b, f);
     *changed = 1;
     if (kept == 0 && !keep_empty) return 0;
-    /* Rewrite: same base offset, lastOffsetDelta, producer fields, maxTimestamp. */
+    /* Rewrite: same base offset, lastOffsetDelta, producer fields, maxTimestamp.
+     * Kept records are copied as they are, unless the delete horizon moves
+     * baseTimestamp and their timestamp deltas must be re-encoded. */
     int64_t base_ts = set_horizon ? c->now_ms + c->delete_retention_ms : h.base_timestamp;
     int16_t attrs = (int16_t)(h.attributes | (set_horizon ? SC_ATTR_DELETE_HORIZON : 0));
-    size_t need = SC_BATCH_HEADER_SIZE;
-    int passes;
-    uint8_t *out = NULL, *p = NULL;
-    for (passes = 0; passes < 2; passes++) {
-        sc_record_iter_init(&it, b + SC_BATCH_HEADER_SIZE, size - SC_BATCH_HEADER_SIZE, h.record_count);
-        while (sc_record_iter_next(&it, &r, &err) == 1) {
-            int64_t off = h.base_offset + r.offset_delta;
-            if (r.key_len >= 0 && off < c->map_end &&
-                keymap_get(c->map, XXH3_128bits(r.key, (size_t)r.key_len)) > off)
-                continue;
-            if (r.value_len < 0 && horizon_passed) continue;
-            int64_t ts = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)r.timestamp_delta);
-            int64_t delta = (int64_t)((uint64_t)ts - (uint64_t)base_ts);
-            size_t body;
-            size_t n = record_size(&r, delta, &body);
-            if (passes == 0) need += n;
-            else p = put_record(p, &r, delta, body);
+    size_t bound = SC_BATCH_HEADER_SIZE + kept_bytes + (set_horizon ? (size_t)kept * 16 : 0);
+    if (bound > INT32_MAX) return SC_ETOOLARGE;
+    if ((rc = out_reserve(o, bound)) != 0) return rc;
+    uint8_t *out = o->buf + o->len, *p = out + SC_BATCH_HEADER_SIZE;
+    memcpy(out, b, SC_BATCH_HEADER_SIZE);
+    for (int32_t i = 0; i < n; i++) {
+        const recdesc *x = &v[i];
+        if (!x->keep) continue;
+        if (!set_horizon) {
+            memcpy(p, x->start, x->len);
+            p += x->len;
+            continue;
         }
-        if (passes == 0) {
-            if (need > INT32_MAX) return SC_ETOOLARGE;
-            if ((rc = out_reserve(o, need)) != 0) return rc;
-            out = o->buf + o->len;
-            memcpy(out, b, SC_BATCH_HEADER_SIZE);
-            p = out + SC_BATCH_HEADER_SIZE;
-        }
+        sc_record_iter it;
+        sc_record r;
+        sc_record_iter_init(&it, x->start, x->len, 1);
+        if (sc_record_iter_next(&it, &r, &err) != 1) return SC_ECORRUPT;
+        int64_t ts = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)r.timestamp_delta);
+        int64_t delta = (int64_t)((uint64_t)ts - (uint64_t)base_ts);
+        size_t body;
+        (void)record_size(&r, delta, &body);
+        p = put_record(p, &r, delta, body);
     }
+    size_t need = (size_t)(p - out);
     sc_store_be32(out + SC_BATCH_LENGTH_OFFSET, (uint32_t)(need - SC_BATCH_LOG_OVERHEAD));
     sc_store_be16(out + SC_BATCH_ATTRIBUTES_OFFSET, (uint16_t)attrs);
     sc_store_be64(out + SC_BATCH_BASE_TIMESTAMP_OFFSET, (uint64_t)base_ts);
@@ -685,6 +748,7 @@ static int one_pass(sc_log *log, const sc_compact_options *opt, int64_t now, key
         return 0;
     }
     /* 1. The key map over the dirty part, as far as it fits. */
+    recdescs descs = {NULL, 0};
     keymap_clear(m);
     int64_t map_end = first_dirty;
     int full = 0;
@@ -700,7 +764,7 @@ static int one_pass(sc_log *log, const sc_compact_options *opt, int64_t now, key
                 break;
             }
             if (f.next_offset > first_dirty) {
-                int r = map_batch(m, h.map->addr + pos, &f, first_dirty, &err);
+                int r = map_batch(m, &descs, h.map->addr + pos, &f, first_dirty, &err);
                 if (r == -1) {
                     full = 1;
                     break;
@@ -722,7 +786,7 @@ static int one_pass(sc_log *log, const sc_compact_options *opt, int64_t now, key
     /* 2. Rewrite the segments the map reaches, group by group: a group takes
      *    the next segment while what it has written plus that segment's size
      *    fits in one segment, so thinned segments merge. */
-    filter_ctx c = {m, &pids, now, opt->delete_retention_ms, map_end, rep, NULL, 0};
+    filter_ctx c = {m, &pids, now, opt->delete_retention_ms, map_end, rep, &descs};
     size_t i = 0;
     held *g = rc ? NULL : malloc(u * sizeof *g);
     if (!rc && !g) rc = ENOMEM;
@@ -773,6 +837,7 @@ static int one_pass(sc_log *log, const sc_compact_options *opt, int64_t now, key
     free(g);
     free(pids.pids);
     free(pids.last);
+    free(descs.v);
     release_all(v, n);
     if (rc) return rc;
     pthread_mutex_lock(&log->append_mu);

@@ -76,6 +76,7 @@ int sc_index_open(sc_index *ix, const char *path, uint32_t entry_size, size_t ca
     if (size > capacity) capacity = (size_t)(size / entry_size * entry_size);
     ix->capacity = capacity;
     ix->reserved = size;
+    ix->copy = !create;
     rc = sc_index_map(ix);
     if (rc) return rc;
     /* Whole entries only (a torn last entry is dropped), and not the zeros of
@@ -86,8 +87,31 @@ int sc_index_open(sc_index *ix, const char *path, uint32_t entry_size, size_t ca
     return 0;
 }
 
+void sc_index_refresh_copy(sc_index *ix, uint64_t from, uint64_t to) {
+    if (!ix->copy || !ix->map) return;
+    if (to > ix->capacity) to = ix->capacity;
+    int fd = open(ix->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    while (from < to) {
+        ssize_t r = pread(fd, ix->map + from, (size_t)(to - from), (off_t)from);
+        if (r <= 0) break; /* shrunk meanwhile: what is past the end stays zero or old */
+        from += (uint64_t)r;
+    }
+    close(fd);
+}
+
 int sc_index_map(sc_index *ix) {
     if (ix->map) return 0;
+    if (ix->copy) {
+        /* Never a shared mapping: the writer trims index files when it seals
+         * a segment, and a read past the new end of a mapping is SIGBUS. */
+        void *m = mmap(NULL, page_round(ix->capacity), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return errno;
+        ix->map = m;
+        sc_index_refresh_copy(ix, 0, ix->reserved);
+        return 0;
+    }
     int fd = open(ix->path, O_RDWR | O_CLOEXEC);
     if (fd < 0) return errno;
     /* The mapping spans the capacity even where the file is shorter: only
@@ -119,6 +143,9 @@ int sc_index_reserve(sc_index *ix, uint32_t entries) {
     if (step > RESERVE_MAX) step = RESERVE_MAX;
     uint64_t target = (need + step - 1) / step * step;
     if (target > ix->capacity) target = ix->capacity;
+    /* Whole entries only: a partial one would read as a torn last entry. */
+    target = target / ix->entry_size * ix->entry_size;
+    if (target < need) target += ix->entry_size;
     int fd = open(ix->path, O_RDWR | O_CLOEXEC);
     if (fd < 0) return errno;
     int rc = sc_os_preallocate(fd, target);

@@ -53,6 +53,7 @@ int sc_meta_read(const char *dir, sc_meta *out) {
         sc_meta m;
         uint64_t seq;
         if (slot_decode(buf + i * SLOT, &seq, &m) && (!found || seq > best)) {
+            m.seq = seq;
             *out = m;
             best = seq;
             found = 1;
@@ -81,9 +82,11 @@ int sc_meta_write(sc_log *log, int sync) {
     }
     if (log->meta_seq == 0) {
         sc_meta old;
-        /* Continue the sequence of what is on disk, so our slot wins. */
+        /* Continue the sequence of what is on disk, so our slot wins: the
+         * next write goes to the other slot with a higher seq. */
         log->meta_seq = 2;
-        if (sc_meta_read(log->dir, &old) == 0) log->meta_seq = 4;
+        if (sc_meta_read(log->dir, &old) == 0 && old.seq < (uint64_t)INT64_MAX)
+            log->meta_seq = (int64_t)old.seq;
     }
     uint64_t seq = (uint64_t)++log->meta_seq;
     uint8_t p[SLOT] = {0};

@@ -310,6 +310,7 @@ static void follow_index(sc_segment *seg) {
     uint64_t fsize = (uint64_t)st.st_size;
     if (fsize > ix->capacity) fsize = ix->capacity;
     uint32_t n = sc_index_entries(ix);
+    sc_index_refresh_copy(ix, (uint64_t)n * SC_OFFSET_ENTRY_SIZE, fsize);
     uint32_t prev_r = 0, prev_p = 0;
     if (n > 0) sc_offset_index_entry(ix, n - 1, &prev_r, &prev_p);
     uint64_t size = sc_segment_size(seg);

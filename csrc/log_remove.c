@@ -58,9 +58,10 @@ int sc_log_remove_oldest(sc_log *log, size_t n) {
     if (!rc && log->cfg.flush != SC_FLUSH_NEVER && (rc = sc_os_fsync_dir(log->dir)) != 0)
         restore_range(log, 0, n);
     if (rc) return rc;
-    int64_t first = log->segs[n]->base_offset;
+    /* The start moves first: a reader never sees the segments gone but the
+     * start still below them. */
+    sc_log_set_start(log, log->segs[n]->base_offset);
     drop_range(log, 0, n);
-    sc_log_set_start(log, first);
     (void)sc_meta_write(log, 0); /* the start offset follows from the first segment anyway */
     return 0;
 }

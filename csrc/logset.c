@@ -2,7 +2,7 @@
  * logset.c — a log set: one directory of named logs (<root>/<name>/) with one
  * lock, one clean-shutdown marker and one boot record for all of them, logs
  * opened lazily on first use, per-log options persisted in <name>/.config,
- * deletion by rename (<name>.<n>.deleted, removed by the janitor), the budget
+ * deletion by rename (to .deleted-<pid>-<n>, removed by the janitor), the budget
  * of open files and mapped bytes (pool.c) shared by every log of the set,
  * and a close that flushes the whole set with one syncfs where it can.
  *
@@ -31,7 +31,8 @@
 #define BOOT_FILE ".boot"
 #define CONFIG_FILE ".config"
 #define CONFIG_MAX_BYTES 4096
-#define NAME_MAX_LEN 249
+#define NAME_MAX_LEN 255 /* NAME_MAX: deleted logs are renamed to short hidden names */
+#define DELETED_PREFIX ".deleted-"
 
 struct sc_logset_entry {
     char *name;
@@ -67,7 +68,7 @@ static int name_valid(const char *name) {
               c == '_' || c == '-'))
             return 0;
     }
-    return !(n >= 8 && strcmp(name + n - 8, ".deleted") == 0);
+    return 1;
 }
 
 static uint64_t name_hash(const char *s) {
@@ -299,15 +300,15 @@ static int scan_names(sc_logset *set) {
     struct dirent *e;
     while (!rc && (e = readdir(d)) != NULL) {
         const char *name = e->d_name;
-        if (name[0] == '.') continue;
+        int gone = strncmp(name, DELETED_PREFIX, sizeof DELETED_PREFIX - 1) == 0;
+        if (name[0] == '.' && !gone) continue;
         int is_dir = e->d_type == DT_DIR;
         if (e->d_type == DT_UNKNOWN) {
             struct stat st;
             is_dir = fstatat(dirfd(d), name, &st, 0) == 0 && S_ISDIR(st.st_mode);
         }
         if (!is_dir) continue;
-        size_t n = strlen(name);
-        if (n >= 8 && strcmp(name + n - 8, ".deleted") == 0) {
+        if (gone) {
             char *p = sc_path_join(set->root, name); /* a delete the crash interrupted */
             if (p) sc_bg_remove_path(p);
             free(p);
@@ -521,12 +522,37 @@ static int open_entry(sc_logset *set, sc_logset_entry *e) {
     return rc;
 }
 
+/* Rename <root>/<name> to <root>/.deleted-<pid>-<n>; *gone = the new path.
+ * A name still held by an earlier session's leftover (whose removal may be
+ * under way) is passed over for the next. */
+static int rename_deleted(sc_logset *set, const char *name, char **gone) {
+    char leaf[64];
+    char *from = sc_path_join(set->root, name), *to = NULL;
+    int rc = from ? 0 : ENOMEM;
+    for (int tries = 0; !rc && tries < 1000; tries++) {
+        snprintf(leaf, sizeof leaf, DELETED_PREFIX "%ld-%" PRIu64, (long)getpid(), ++set->delete_seq);
+        free(to);
+        to = sc_path_join(set->root, leaf);
+        if (!to) rc = ENOMEM;
+        else if (rename(from, to) == 0) break;
+        else if (errno != ENOTEMPTY && errno != EEXIST) rc = errno;
+        else if (tries == 999) rc = errno;
+    }
+    free(from);
+    if (rc) {
+        free(to);
+        to = NULL;
+    }
+    *gone = to;
+    return rc;
+}
+
 int sc_logset_get(sc_logset *set, const char *name, int mode, const sc_log_config *overrides,
                   unsigned mask, sc_log **out) {
     *out = NULL;
     if (!name_valid(name) || (mask & ~(unsigned)SC_CFG_ALL)) return SC_EINVAL;
     pthread_mutex_lock(&set->mu);
-    int rc = 0;
+    int rc = 0, created = 0;
     if (set->closed) {
         rc = SC_ECLOSED;
         goto out;
@@ -563,8 +589,19 @@ int sc_logset_get(sc_logset *set, const char *name, int mode, const sc_log_confi
         if (rc) (void)sc_os_remove_tree(dir);
         free(dir);
         if (rc) goto out;
+        created = 1;
     }
     if (!e->log) rc = open_entry(set, e);
+    if (rc && created) {
+        /* Fail whole: a log this call created but could not open goes away
+         * (renamed first, so a crash cannot leave it half made). */
+        char *gone = NULL;
+        if (rename_deleted(set, name, &gone) == 0) sc_bg_remove_path(gone);
+        free(gone);
+        erase(set, name);
+        free(e->name);
+        free(e);
+    }
     if (!rc) *out = e->log;
 out:
     pthread_mutex_unlock(&set->mu);
@@ -632,12 +669,9 @@ int sc_logset_delete(sc_logset *set, const char *name) {
         set->graveyard = g;
         set->grave_cap = nc;
     }
-    char gone[NAME_MAX_LEN + 40];
-    snprintf(gone, sizeof gone, "%s.%" PRIu64 ".deleted", name, ++set->delete_seq);
-    char *from = sc_path_join(set->root, name), *to = sc_path_join(set->root, gone);
-    rc = from && to ? 0 : ENOMEM;
-    /* The rename is the delete: after it, a crash finds only <...>.deleted. */
-    if (!rc && rename(from, to) != 0) rc = errno;
+    /* The rename is the delete: after it, a crash finds only .deleted-<...>. */
+    char *to = NULL;
+    rc = rename_deleted(set, name, &to);
     if (!rc) (void)sc_os_fsync_dir(set->root);
     if (!rc) {
         if (e->log) {
@@ -649,7 +683,6 @@ int sc_logset_delete(sc_logset *set, const char *name) {
         free(e);
         sc_bg_remove_path(to);
     }
-    free(from);
     free(to);
 out:
     pthread_mutex_unlock(&set->mu);

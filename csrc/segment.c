@@ -109,6 +109,7 @@ static int open_index(sc_segment *seg, sc_index *ix, const char *suffix, uint32_
         ix->capacity = cap;
         ix->reserved = 0;
         ix->entry_size = esize;
+        ix->copy = 1;
         atomic_store(&ix->entries, 0);
         return 0;
     }

@@ -48,6 +48,8 @@ typedef struct sc_index {
     uint64_t reserved;     /* bytes of the file (allocated blocks while active) */
     uint32_t entry_size;
     _Atomic uint32_t entries;
+    int copy;              /* read-only: a private copy of the file, which a writer in
+                            * another process may shrink (a mapping would fault) */
 } sc_index;
 
 /* Open (creating when `create`) the index file at path, map `capacity` bytes
@@ -57,6 +59,8 @@ typedef struct sc_index {
 int sc_index_open(sc_index *ix, const char *path, uint32_t entry_size, size_t capacity, int create,
                   uint64_t *file_size);
 int sc_index_map(sc_index *ix);   /* map again after sc_index_unmap */
+/* Read-only copies: take in the file's bytes [from, to) (what a writer added). */
+void sc_index_refresh_copy(sc_index *ix, uint64_t from, uint64_t to);
 void sc_index_unmap(sc_index *ix);
 void sc_index_close(sc_index *ix);
 /* Make sure the file has real blocks for `entries` entries (grown in steps),
@@ -410,6 +414,7 @@ typedef struct sc_meta {
     int64_t recovery_offset;
     int64_t first_dirty;
     uint8_t boot_id[16];
+    uint64_t seq;          /* of the slot read: the next write continues from it */
 } sc_meta;
 int sc_meta_read(const char *dir, sc_meta *out);   /* SC_ENOTFOUND if none valid */
 int sc_meta_write(sc_log *log, int sync);

@@ -559,8 +559,8 @@ int sc_log_unwatch(sc_log *log, sc_notifier *n, uint64_t token);
  * open files and mappings kept within a budget (least recently used segments
  * of idle logs are closed and reopened on demand; a live view or slice keeps
  * what it holds), per-log options persisted beside each log, and deletion by
- * rename (<name>.deleted, removed in the background), so a crash never
- * resurrects half a log.  Flushing and retention for every log are done by
+ * rename (to a hidden .deleted-<...> name, removed in the background), so a
+ * crash never resurrects half a log.  Flushing and retention for every log are done by
  * the process's background threads, a fixed number however many logs. */
 typedef struct sc_logset sc_logset;
 
@@ -604,7 +604,7 @@ void sc_logset_free(sc_logset *set);
 /* The named log, opened (and recovered) on first use; the handle belongs to
  * the set and stays valid until the set is freed.  `overrides` (fields named
  * by the mask) are persisted when the log is created; NULL or mask 0 for
- * none.  Names are 1-249 characters of [A-Za-z0-9._-], not starting with '.'. */
+ * none.  Names are 1-255 characters of [A-Za-z0-9._-], not starting with '.'. */
 int sc_logset_get(sc_logset *set, const char *name, int mode, const sc_log_config *overrides,
                   unsigned mask, sc_log **out);
 /* Replace the named log's persisted overrides and apply them at once. */

@@ -586,6 +586,7 @@ cdef class Log:
     def offset_for_timestamp(self, int64_t timestamp):
         """The first offset whose record timestamp is >= timestamp, or None."""
         cdef sc_log_slice s
+        cdef int64_t start = sc_log_start_offset(self._handle())
         cdef int rc = sc_log_find_timestamp(self._handle(), timestamp, &s)
         if rc == SC_ENOTFOUND:
             return None
@@ -595,8 +596,15 @@ cdef class Log:
             view = _view_from_slice(&s)
         finally:
             sc_log_slice_release(&s)
+        after = None
         for batch in _checked_batches(self, view):
-            for rec in batch.records():
+            # records of the batch below the start offset (delete_records) are gone
+            for rec in batch.records(max(start, batch.base_offset)):
+                if rec.timestamp >= timestamp:
+                    return rec.offset
+            after = batch.next_offset
+        if after is not None:  # only records below the start were that late: look on
+            for rec in self.records(after):
                 if rec.timestamp >= timestamp:
                     return rec.offset
         return None

@@ -6,6 +6,14 @@
 _MANAGER_OPTIONS = ("max_open_files", "max_mapped_bytes", "retention_check_ms")
 
 
+cdef bytes _name_bytes(str name):
+    """A log name as the C string the log set sees: a NUL would end it early
+    (and name another log), so it is refused here."""
+    if "\0" in name:
+        raise ValueError(f"invalid log name {name!r}: contains a NUL character")
+    return name.encode("utf-8", "surrogateescape")
+
+
 @cython.auto_pickle(False)
 cdef class LogManager:
     """LogManager(root, *, max_open_files=None, max_mapped_bytes=68719476736,
@@ -23,8 +31,7 @@ cdef class LogManager:
     retention_ms, ...) for logs that do not override them; per-log overrides
     given to create/open/configure are persisted with the log.
 
-    Names are 1-249 characters of [A-Za-z0-9._-], not starting with "." and
-    not ending with ".deleted".
+    Names are 1-255 characters of [A-Za-z0-9._-], not starting with ".".
     """
 
     def __cinit__(self):
@@ -104,13 +111,13 @@ cdef class LogManager:
         sc_log_config_init(&cfg)
         if overrides:
             mask = _set_options(&cfg, overrides)
-        bname = name.encode("utf-8", "surrogateescape")
+        bname = _name_bytes(name)
         cdef const char *cname = bname
         with nogil:
             rc = sc_logset_get(s, cname, mode, &cfg, mask, &h)
         if rc == SC_EINVAL:
-            raise ValueError(f"invalid log name {name!r} (1-249 characters of [A-Za-z0-9._-], not "
-                             "starting with '.', not ending with '.deleted') or options")
+            raise ValueError(f"invalid log name {name!r} (1-255 characters of [A-Za-z0-9._-], not "
+                             "starting with '.') or options")
         if rc == SC_ENOTFOUND:
             raise LogNotFoundError(f"no log {name!r} in {self._root!r}")
         if rc == SC_EEXIST:
@@ -145,7 +152,7 @@ cdef class LogManager:
         cdef int rc
         sc_log_config_init(&cfg)
         mask = _set_options(&cfg, overrides)
-        bname = name.encode("utf-8", "surrogateescape")
+        bname = _name_bytes(name)
         cdef const char *cname = bname
         with nogil:
             rc = sc_logset_configure(s, cname, &cfg, mask)
@@ -175,7 +182,7 @@ cdef class LogManager:
 
     cdef int _config_of(self, str name, sc_log_config *cfg, unsigned *mask) except -1:
         cdef sc_logset *s = self._handle()
-        bname = name.encode("utf-8", "surrogateescape")
+        bname = _name_bytes(name)
         cdef int rc = sc_logset_get_config(s, bname, cfg, mask)
         if rc == SC_ENOTFOUND:
             raise LogNotFoundError(f"no log {name!r} in {self._root!r}")
@@ -183,12 +190,12 @@ cdef class LogManager:
         return 0
 
     def delete(self, str name):
-        """Delete the named log: its directory is renamed at once (so a crash
-        never resurrects half of it) and removed in the background.  Its Log
+        """Delete the named log: its directory is renamed at once to a hidden
+        name (so a crash never resurrects half of it) and removed in the background.  Its Log
         object raises LogClosedError from then on; its waiters wake."""
         cdef sc_logset *s = self._handle()
         cdef int rc
-        bname = name.encode("utf-8", "surrogateescape")
+        bname = _name_bytes(name)
         cdef const char *cname = bname
         with nogil:
             rc = sc_logset_delete(s, cname)
@@ -218,7 +225,9 @@ cdef class LogManager:
             return False
         cdef sc_log_config cfg
         cdef unsigned mask
-        bname = name.encode("utf-8", "surrogateescape")
+        if "\0" in name:
+            return False
+        bname = _name_bytes(name)
         return sc_logset_get_config(self._handle(), bname, &cfg, &mask) == 0
 
     def __len__(self):

@@ -25,6 +25,20 @@ cdef int _raise_wait(Log log, int rc) except -1:
     _raise(rc, f"wait on {log._path!r}", NULL, log._path)
 
 
+cdef int _recheck(Log log, int kind, int64_t offset) except -1:
+    """After a watch fired or found its condition holding: raise if that was
+    for a close, a deletion (the C handle knows which, after the Log object
+    only knows it is closed) or a failed sync, which also "holds"."""
+    cdef int rc
+    if log._log == NULL:
+        raise LogClosedError(f"log {log._path!r} is closed")
+    with nogil:
+        rc = sc_log_wait(log._log, offset, 0) if kind == SC_WATCH_DATA else sc_log_wait_durable(log._log, offset, 0)
+    if rc < 0 or rc > 1:
+        _raise_wait(log, rc)
+    return rc
+
+
 def _wait(Log log, int kind, int64_t offset, timeout):
     cdef sc_log *h = log._handle()
     cdef int64_t ms = <int64_t>_timeout_ms(timeout)
@@ -143,6 +157,7 @@ async def _wait_async(Log log, int kind, int64_t offset, timeout):
     fut = loop.create_future()
     cdef uint64_t token = n.watch(log, kind, offset, fut)
     if token == 0:
+        _recheck(log, kind, offset)
         return True
     handle = None if timeout is None else loop.call_later(timeout, _resolve_timeout, fut)
     try:
@@ -154,7 +169,7 @@ async def _wait_async(Log log, int kind, int64_t offset, timeout):
     if fired:
         # Closing, deletion and a failed sync fire watches too: a wait that
         # cannot block says which (raising), else this was data or a truncation.
-        _wait(log, kind, offset, 0)
+        _recheck(log, kind, offset)
         return True
     return _holds(log, kind, offset)
 

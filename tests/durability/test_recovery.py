@@ -567,3 +567,20 @@ def test_damage_after_kill9(tmp_path, damage):
             model = upto(model, base)
         check_log(log, model)
         check_appends_resume(log, model)
+
+
+@pytest.mark.parametrize("interval", [4096, 100, 1])
+def test_clean_reopen_with_large_segments_rebuilds_nothing(tmp_path, interval):
+    """Index files reserved ahead in steps (1 GiB segments: the index capacity is far
+    above a step) hold whole entries only, so a clean reopen trusts them."""
+    path = tmp_path / "log"
+    with streamcore.Log(path, index_interval_bytes=interval) as log:
+        model = append_records(log, 500, per_batch=3)
+    for name in os.listdir(path):
+        if name.endswith(".timeindex"):
+            assert os.path.getsize(path / name) % 12 == 0
+        elif name.endswith(".index"):
+            assert os.path.getsize(path / name) % 8 == 0
+    with streamcore.Log(path, index_interval_bytes=interval) as log:
+        assert log.recovery.indexes_rebuilt == 0
+        check_log(log, model)
