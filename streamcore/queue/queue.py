@@ -400,6 +400,19 @@ class Queue:
                  delay_seconds: int | None, group_id: str | None, dedup_id: str | None,
                  system_attributes: Mapping[str, Any] | None, sender_id: str | None) -> _Prepared:
         p = _Prepared()
+        if (not self.fifo and type(body) is str and attributes is None and group_id is None
+                and delay_seconds is None and dedup_id is None and system_attributes is None):
+            p.body = raw = check_body(body)  # the plain message: nothing else to check
+            p.size = len(raw)
+            if p.size > self.max_message_bytes:
+                raise InvalidParameterValueError(
+                    "One or more parameters are invalid. Reason: Message must be shorter than "
+                    f"{self.max_message_bytes} bytes.")
+            p.delay = self.delay_s
+            p.md5_body = md5_hex(raw)
+            if sender_id:
+                p.key_fields.append((F_SENDER_ID, sender_id.encode()))
+            return p
         if not isinstance(body, str):
             raise InvalidParameterValueError("The message body must be a string.")
         p.body = check_body(body)
@@ -480,32 +493,35 @@ class Queue:
         MessageAttributes, MessageSystemAttributes, MessageDeduplicationId,
         MessageGroupId).  Entries without an Id are numbered from "0".  A
         per-entry problem fails only that entry (a BatchError in its place)."""
-        norm: list[Mapping[str, Any]] = []
+        ids: list[Any] = []
         for i, e in enumerate(entries):
             if isinstance(e, str):
-                norm.append({"Id": str(i), "MessageBody": e})
+                ids.append(str(i))
             elif isinstance(e, Mapping):
-                norm.append(e if "Id" in e else {**e, "Id": str(i)})
+                ids.append(e.get("Id", str(i)))
             else:
                 raise InvalidParameterValueError("A batch entry must be a body or a mapping.")
-        check_batch_ids([e["Id"] for e in norm], "SendMessageBatchRequestEntry")
-        out: list[SendResult | BatchError | None] = [None] * len(norm)
+        check_batch_ids(ids, "SendMessageBatchRequestEntry")
+        out: list[SendResult | BatchError | None] = [None] * len(ids)
         prepared: list[_Prepared] = []
         where: list[int] = []
         total = 0
-        for i, e in enumerate(norm):
+        for i, e in enumerate(entries):
             try:
-                body = e.get("MessageBody")
-                if body is None:
-                    raise MissingParameterError(
-                        "The request must contain the parameter MessageBody.")
-                p = self._prepare(body, e.get("MessageAttributes"), e.get("DelaySeconds"),
-                                  e.get("MessageGroupId"), e.get("MessageDeduplicationId"),
-                                  e.get("MessageSystemAttributes"), sender_id)
+                if isinstance(e, str):
+                    p = self._prepare(e, None, None, None, None, None, sender_id)
+                else:
+                    body = e.get("MessageBody")
+                    if body is None:
+                        raise MissingParameterError(
+                            "The request must contain the parameter MessageBody.")
+                    p = self._prepare(body, e.get("MessageAttributes"), e.get("DelaySeconds"),
+                                      e.get("MessageGroupId"), e.get("MessageDeduplicationId"),
+                                      e.get("MessageSystemAttributes"), sender_id)
             except QueueError as exc:
-                out[i] = BatchError(e["Id"], exc.query_code, exc.message, exc.sender_fault)
+                out[i] = BatchError(ids[i], exc.query_code, exc.message, exc.sender_fault)
                 continue
-            p.entry_id = e["Id"]
+            p.entry_id = ids[i]
             total += p.size
             prepared.append(p)
             where.append(i)
