@@ -53,8 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(run(args))
-    return uvloop.run(run(args))
+        use_uvloop = False
+    else:
+        use_uvloop = True
+    # outside the except block: nothing the server raises gets the ImportError as context
+    if use_uvloop:
+        return int(uvloop.run(run(args)))
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":

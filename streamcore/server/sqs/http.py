@@ -160,6 +160,7 @@ class _Connection(asyncio.Protocol):
         self.read_paused = False
         self.closing = False
         self.busy = False  # a response is being awaited (or writes are blocked)
+        self.refused: _Refused | None = None
         self._reset_message()
 
     def _reset_message(self) -> None:
@@ -225,10 +226,11 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:
-            cause = exc.__context__
-            if isinstance(cause, _Refused):
-                self._refuse(cause.status, cause.reason)
+        except httptools.HttpParserCallbackError:
+            # the callback's own exception is kept here: what httptools chains is not reliable
+            refused, self.refused = self.refused, None
+            if refused is not None:
+                self._refuse(refused.status, refused.reason)
             else:
                 self._refuse(400, "The request could not be parsed.")
         except httptools.HttpParserUpgrade:
@@ -262,7 +264,8 @@ class _Connection(asyncio.Protocol):
     def _count(self, n: int) -> None:
         self.header_bytes += n
         if self.header_bytes > self.server.max_header_bytes:
-            raise _Refused(431, "The request headers are too large.")
+            self.refused = _Refused(431, "The request headers are too large.")
+            raise self.refused
 
     def on_headers_complete(self) -> None:
         length = None
@@ -272,20 +275,23 @@ class _Connection(asyncio.Protocol):
                 try:
                     length = int(value)
                 except ValueError:
-                    raise _Refused(400, "Bad Content-Length.") from None
+                    self.refused = _Refused(400, "Bad Content-Length.")
+                    raise self.refused from None
             elif name == "expect" and value.lower() == "100-continue":
                 expect = True
         if length is not None and length > self.server.max_body_bytes:
-            raise _Refused(413, f"The request body is larger than "
-                                f"{self.server.max_body_bytes} bytes.")
+            self.refused = _Refused(413, f"The request body is larger than "
+                                         f"{self.server.max_body_bytes} bytes.")
+            raise self.refused
         if expect and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         if self.body_bytes > self.server.max_body_bytes:
-            raise _Refused(413, f"The request body is larger than "
-                                f"{self.server.max_body_bytes} bytes.")
+            self.refused = _Refused(413, f"The request body is larger than "
+                                         f"{self.server.max_body_bytes} bytes.")
+            raise self.refused
         self.body_parts.append(body)
 
     def on_message_complete(self) -> None:
