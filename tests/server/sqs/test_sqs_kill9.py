@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -158,6 +160,13 @@ def test_clean_restart_keeps_everything(tmp_path: Path) -> None:
                          Attributes={"DelaySeconds": "1"})["QueueUrl"]
     c.send_message(QueueUrl=url, MessageBody="kept")
     assert srv.stop() == 0
+    # with no server on it, `streamcore queues --data` reads the directory itself
+    p = subprocess.run([sys.executable, "-m", "streamcore", "queues", "--data",
+                        str(tmp_path / "data"), "--json"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    (row,) = [json.loads(ln) for ln in p.stdout.splitlines()]
+    assert (row["visible"], row["in_flight"], row["delayed"]) in ((0, 0, 1), (1, 0, 0))
     srv = Server(tmp_path / "data").start()
     try:
         c = srv.client()
