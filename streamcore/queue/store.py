@@ -21,7 +21,8 @@ MESSAGE_LOG_OPTIONS: dict[str, Any] = {
     "max_index_bytes": 1 << 20,
 }
 JOURNAL_OPTIONS: dict[str, Any] = {
-    "segment_bytes": 2 << 20,
+    # what stays of a journal once everything is deleted: its active segment (at most this)
+    "segment_bytes": 1 << 20,
     "max_batch_bytes": 1 << 20,
     "max_index_bytes": 256 << 10,
 }
