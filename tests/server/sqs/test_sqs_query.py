@@ -167,3 +167,23 @@ def test_query_errors(server: Any) -> None:
         urllib.request.urlopen(qurl, timeout=10)
     assert e.value.code == 404
     assert e.value.read() == b"<UnknownOperationException/>"
+
+
+def test_advertised_url_with_a_path_prefix(tmp_path: Any) -> None:
+    """Behind a proxy: queue URLs carry --advertised-url, and requests sent to such a
+    URL's path (prefix included) reach the queue."""
+    from sqs_harness import Server
+
+    srv = Server(tmp_path / "data", "--advertised-url", "https://sqs.example.test/prefix/").start()
+    try:
+        name = unique("adv")
+        st, x, _ = call(srv.url, {"Action": "CreateQueue", "QueueName": name})
+        qurl = text(x, "q:CreateQueueResult/q:QueueUrl")
+        assert qurl == f"https://sqs.example.test/prefix/queue/us-east-1/000000000000/{name}"
+        local = srv.url + "/prefix" + qurl.split("/prefix", 1)[1]
+        st, x, _ = call(local, {"Action": "SendMessage", "MessageBody": "via the proxy path"})
+        assert st == 200
+        st, x, _ = call(srv.url, {"Action": "ReceiveMessage", "QueueUrl": qurl})
+        assert text(x, "q:ReceiveMessageResult/q:Message/q:Body") == "via the proxy path"
+    finally:
+        srv.stop()
