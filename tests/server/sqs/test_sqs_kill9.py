@@ -176,3 +176,22 @@ def test_clean_restart_keeps_everything(tmp_path: Path) -> None:
         assert [m["Body"] for m in drain(c, url)] == ["kept"]
     finally:
         srv.stop()
+
+
+def test_sigterm_answers_waiting_receives_and_exits(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "data").start()
+    c: Any = srv.client()
+    url = c.create_queue(QueueName="waiting")["QueueUrl"]
+    got: list[Any] = []
+
+    def wait() -> None:
+        got.append(c.receive_message(QueueUrl=url, WaitTimeSeconds=20))
+
+    t = threading.Thread(target=wait)
+    t.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    assert srv.stop() == 0
+    t.join(10)
+    assert time.monotonic() - start < 5
+    assert got and "Messages" not in got[0]  # answered (empty) before the server went away
