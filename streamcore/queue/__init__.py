@@ -20,4 +20,4 @@ from .results import BatchError, Message, MoveTask, SendResult
 from .service import QueueService
 
 __all__ = ["QueueService", "Queue", "SendResult", "BatchError", "Message", "MoveTask",
-           *_error_names]
+           *(n for n in _error_names if n.endswith("Error"))]
