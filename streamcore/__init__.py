@@ -73,6 +73,10 @@ def get_include() -> str:
     return installed
 
 
+# The queue service (imported last: it builds on everything above).
+from .queue import *  # noqa: E402, F403
+from .queue import __all__ as _queue_names  # noqa: E402
+
 __all__ = [
     "Batch",
     "BatchView",
@@ -107,4 +111,5 @@ __all__ = [
     "LogBroker",
     "murmur2",
     "partition_for",
+    *_queue_names,
 ]

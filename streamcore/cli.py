@@ -79,6 +79,17 @@ def cmd_verify(args: argparse.Namespace) -> bool:
     )
 
 
+def cmd_queues(args: argparse.Namespace) -> bool:
+    """``streamcore queues``: message counts and oldest-message age per queue."""
+    from .server.sqs.report import queues_command
+
+    try:
+        queues_command(args.endpoint, args.data, sys.stdout, args.json)
+    except ValueError as exc:
+        raise UsageError(f"streamcore queues: {exc}") from None
+    return True
+
+
 def cmd_bench(argv: list[str]) -> int:
     """``streamcore bench``: its arguments go to streamcore.benchmark, whose status it returns."""
     try:
@@ -219,10 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="run the server (Kafka wire protocol) over a data directory",
+        help="run the server (Kafka wire protocol and SQS HTTP API) over a data directory",
         description=(
-            "Serve the data directory over the Kafka wire protocol (and every other face"
-            " installed), one listener each; print one 'streamcore: FACE listening on"
+            "Serve the data directory over the Kafka wire protocol and the SQS HTTP API,"
+            " one listener each; print one 'streamcore: FACE listening on"
             " HOST:PORT' line per listener when ready; shut down cleanly on SIGINT or SIGTERM."
         ),
     )
@@ -255,6 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     groups.add_argument("--describe", metavar="GROUP", help="one group, partition by partition")
     add_source_arguments(groups)
     groups.set_defaults(func=cmd_groups)
+    q = sub.add_parser(
+        "queues",
+        help="SQS queues: message counts and the age of the oldest message",
+        description=(
+            "Print each SQS queue's visible, in-flight and delayed message counts and the"
+            " age of its oldest message (CloudWatch's ApproximateAgeOfOldestMessage), from a"
+            " running `streamcore serve` (--endpoint) or from a data directory no server has"
+            " open (--data)."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--endpoint", metavar="URL", help="the server's SQS URL (http://HOST:PORT)")
+    src.add_argument("--data", metavar="DIR", help="a data directory")
+    q.add_argument("--json", action="store_true", help="one JSON object per queue")
+    q.set_defaults(func=cmd_queues)
     sub.add_parser(
         "bench",
         help="run the ratio benchmarks (arguments go to streamcore.benchmark)",

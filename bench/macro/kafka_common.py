@@ -88,7 +88,7 @@ class StreamcoreServer:
     def __enter__(self) -> StreamcoreServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamcore", "serve", "--data", str(self.dir / "data"),
-             "--kafka", "127.0.0.1:0", *self.args],
+             "--kafka", "127.0.0.1:0", "--no-sqs", *self.args],
             stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)

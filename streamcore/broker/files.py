@@ -1,29 +1,22 @@
 """A broker's data directory, read-only: topics, partition offsets and sizes, groups.
 
 For operators' tools (``streamcore topics`` / ``streamcore groups`` on a
-data directory): the segment files are read through private read-only
-mappings and no lock is taken, so this works next to a running server (and
-sees what it has written so far) or on a stopped one, and never changes
-anything.
+data directory): each partition log is opened read-only (``Log(readonly=True)``
+takes no lock and changes nothing), so this works next to a running server,
+seeing the whole batches it has written so far, or on a stopped one.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .._core import Batch
-from ..tools.segment_files import (
-    OFFSET_ENTRY,
-    FileBytes,
-    UsageError,
-    count_index_entries,
-    list_segments,
-    read_index_file,
-    scan_batches,
-)
+from .. import Log
+from ..errors import LogNotFoundError, StorageError
+from ..tools.segment_files import UsageError
 from . import metadata as md
 from .offsets import CommittedOffset, StoredGroup, parse_group_value, parse_key, parse_offset_value
 
@@ -46,44 +39,42 @@ def _topics_dir(data_dir: str) -> str:
     return path
 
 
+def _open(log_dir: str) -> Log | None:
+    """The log read-only (no lock: a running server keeps writing), or None if absent."""
+    try:
+        return Log(log_dir, readonly=True)
+    except LogNotFoundError:
+        return None  # an empty directory: the log was never written
+    except StorageError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+
+
 def log_records(log_dir: str) -> Iterator[Any]:
-    """Every record of a log directory, oldest first (CRC-checked, stops at a torn tail)."""
-    for seg in list_segments(log_dir):
-        if seg.log is None:
-            continue
-        with FileBytes(seg.log) as fb:
-            for b in scan_batches(fb.buf):
-                if not isinstance(b, Batch):
-                    break
-                if b.crc_ok and not b.is_control:
+    """Every data record of a log directory, oldest first (control batches left out)."""
+    log = _open(log_dir)
+    if log is None:
+        return
+    with log:
+        offset, end = log.start_offset, log.end_offset
+        while offset < end:
+            view = log.read(offset)  # not released here: the records yielded view it
+            if not len(view):
+                break
+            for b in view.batches():
+                if not b.is_control:
                     yield from b.records()
+                offset = b.next_offset
 
 
 def partition_files(data_dir: str, topic: str, partition: int) -> PartitionFiles:
     """Start and end offsets and bytes on disk of one partition log."""
-    log_dir = os.path.join(_topics_dir(data_dir), f"{topic}-{partition}")
-    try:
-        segments = list_segments(log_dir)
-    except UsageError:
+    log = _open(os.path.join(_topics_dir(data_dir), f"{topic}-{partition}"))
+    if log is None:
         return PartitionFiles(topic, partition, 0, 0, 0)
-    size = sum(os.path.getsize(s.log) for s in segments if s.log)
-    last = segments[-1]
-    end = last.base_offset
-    if last.log is not None:
-        position = 0
-        if last.index is not None:
-            data = read_index_file(last.index)
-            used, _, _ = count_index_entries(data, OFFSET_ENTRY.size)
-            if used:
-                position = OFFSET_ENTRY.unpack_from(data, (used - 1) * OFFSET_ENTRY.size)[1]
-        with FileBytes(last.log) as fb:
-            if position > len(fb.buf):
-                position = 0
-            for b in scan_batches(fb.buf[position:]):
-                if not isinstance(b, Batch):
-                    break
-                end = b.next_offset
-    return PartitionFiles(topic, partition, segments[0].base_offset, end, size)
+    with log:
+        return PartitionFiles(topic, partition, log.start_offset, log.end_offset, log.size_bytes)
 
 
 def topics(data_dir: str) -> dict[str, md.TopicInfo]:

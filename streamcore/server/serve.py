@@ -30,6 +30,8 @@ from collections.abc import Coroutine
 from types import ModuleType
 from typing import Any, Protocol
 
+from ..tools.segment_files import UsageError
+
 FACES = ("kafka", "sqs")
 DEFAULT_DATA_DIR = "./streamcore-data"
 
@@ -84,8 +86,7 @@ async def serve(args: argparse.Namespace) -> int:
                 listeners.append(listener)
                 print(listener.ready_line, flush=True)
         if not listeners:
-            print("streamcore serve: no listener enabled", file=sys.stderr)
-            return 2
+            raise UsageError("serve: no listener enabled (both --no-kafka and --no-sqs)")
         await stop.wait()
     finally:
         for listener in reversed(listeners):

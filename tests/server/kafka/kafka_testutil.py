@@ -37,7 +37,7 @@ class Server:
         err = open(self.stderr_path, "a")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamcore", "serve", "--data", str(self.data_dir),
-             "--kafka", f"127.0.0.1:{port}", "--log-level", "info", *self.args],
+             "--kafka", f"127.0.0.1:{port}", "--log-level", "info", "--no-sqs", *self.args],
             stdout=subprocess.PIPE, stderr=err, text=True,
         )
         err.close()

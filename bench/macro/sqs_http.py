@@ -1,0 +1,135 @@
+"""SQS over HTTP with one boto3 thread (or N client processes): msgs/s for
+send_message, send_message_batch(10) and receive_message(10) +
+delete_message_batch(10), against streamcore serve, the peers and a stub
+that answers instantly (the client's own ceiling), all in one run.
+
+    python bench/macro/sqs_http.py [--seconds 5] [--clients 1] [--peers moto_server,...]
+
+Prints one line per (server, workload) with msgs/s and the ratio to the stub;
+with --clients N also the server's CPU seconds per 1000 messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqs_servers import PEERS, Unavailable, streamcore_server, stub_server  # noqa: E402
+
+BODY = "x" * 256
+
+
+def client(url: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sqs", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="bench", aws_secret_access_key="bench",
+                        config=Config(retries={"max_attempts": 0}))
+
+
+def workload(url: str, queue_url: str, kind: str, seconds: float) -> int:
+    c = client(url)
+    end = time.monotonic() + seconds
+    n = 0
+    batch = [{"Id": str(i), "MessageBody": BODY} for i in range(10)]
+    while time.monotonic() < end:
+        if kind == "send":
+            c.send_message(QueueUrl=queue_url, MessageBody=BODY)
+            n += 1
+        elif kind == "send_batch":
+            c.send_message_batch(QueueUrl=queue_url, Entries=batch)
+            n += 10
+        else:
+            msgs = c.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", [])
+            if not msgs:
+                c.send_message_batch(QueueUrl=queue_url, Entries=batch)  # refill, not counted
+                continue
+            c.delete_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+            n += len(msgs)
+    return n
+
+
+def _proc(args: tuple[str, str, str, float]) -> int:
+    return workload(*args)
+
+
+def measure(url: str, kind: str, seconds: float, clients: int) -> float:
+    c = client(url)
+    qurl = c.create_queue(QueueName=f"bench-{kind}")["QueueUrl"]
+    if kind == "receive_delete":  # a backlog, so receives find messages
+        batch = [{"Id": str(i), "MessageBody": BODY} for i in range(10)]
+        for _ in range(300 * clients):
+            c.send_message_batch(QueueUrl=qurl, Entries=batch)
+    start = time.monotonic()
+    if clients == 1:
+        n = workload(url, qurl, kind, seconds)
+    else:
+        with mp.get_context("spawn").Pool(clients) as pool:
+            n = sum(pool.map(_proc, [(url, qurl, kind, seconds)] * clients))
+    return n / (time.monotonic() - start)
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--clients", type=int, default=1)
+    ap.add_argument("--peers", default=",".join(PEERS))
+    ap.add_argument("--workloads", default="send,send_batch,receive_delete")
+    args = ap.parse_args()
+    kinds = args.workloads.split(",")
+    print(f"# {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
+          f"clients={args.clients}, {args.seconds:.0f} s per workload")
+    results: dict[str, dict[str, float]] = {}
+    with stub_server() as url:
+        results["stub"] = {k: measure(url, k, args.seconds, args.clients) for k in kinds}
+    with streamcore_server() as (url, proc):
+        cpu0 = cpu_seconds(proc.pid)
+        results["streamcore"] = {}
+        for k in kinds:
+            before = cpu_seconds(proc.pid)
+            rate = measure(url, k, args.seconds, args.clients)
+            results["streamcore"][k] = rate
+            if args.clients > 1:
+                used = cpu_seconds(proc.pid) - before
+                print(f"streamcore {k}: server CPU {1000 * used / (rate * args.seconds):.3f} s "
+                      "per 1000 msgs")
+        del cpu0
+    for name in [p for p in args.peers.split(",") if p]:
+        try:
+            with PEERS[name]() as url:
+                results[name] = {k: measure(url, k, args.seconds, args.clients) for k in kinds}
+        except Unavailable as exc:
+            print(f"{name}: not run: {exc}")
+        except Exception as exc:  # noqa: BLE001 - report the peer, keep the others
+            print(f"{name}: failed: {type(exc).__name__}: {exc}")
+    print(f"{'server':<12} " + " ".join(f"{k:>26}" for k in kinds))
+    for name, row in results.items():
+        cells = []
+        for k in kinds:
+            ratio = row[k] / results["stub"][k] if results["stub"][k] else 0.0
+            cells.append(f"{row[k]:>12,.0f} msg/s {ratio:>5.2f}x")
+        print(f"{name:<12} " + " ".join(f"{c:>26}" for c in cells))
+    with contextlib.suppress(Exception):
+        print(f"# client max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB")
+
+
+if __name__ == "__main__":
+    main()
