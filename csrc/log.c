@@ -752,6 +752,18 @@ int sc_log_roll(sc_log *log) {
     return rc;
 }
 
+int sc_log_roll_segment(sc_log *log, int64_t *base) {
+    int rc = sc_log_enter_writer(log);
+    if (rc) return rc;
+    pthread_mutex_lock(&log->append_mu);
+    if (log->sync_error) rc = log->sync_error;
+    else if (sc_segment_size(sc_log_active(log)) > 0) rc = sc_log_roll(log);
+    if (base) *base = sc_log_active(log)->base_offset;
+    pthread_mutex_unlock(&log->append_mu);
+    sc_log_leave(log);
+    return rc;
+}
+
 void sc_log_unroll(sc_log *log) {
     if (log->nsegs < 2) return;
     sc_segment *act = sc_log_active(log), *prev = log->segs[log->nsegs - 2];

@@ -87,8 +87,9 @@ static int needs_roll(sc_log *log, sc_segment *seg, const batch_desc *d, uint32_
     if (size + len > log->cfg.segment_bytes) return 1;
     /* relative offsets are 32-bit in the indexes */
     if (atomic_load(&log->end_offset) + records - seg->base_offset > INT32_MAX) return 1;
-    if (sc_index_entries(&seg->oindex) + n + 1 > sc_index_capacity_entries(&seg->oindex)) return 1;
-    if (sc_index_entries(&seg->tindex) + n + 2 > sc_index_capacity_entries(&seg->tindex)) return 1;
+    uint32_t entries = sc_index_entries_bound(&log->cfg, n, len);
+    if (sc_index_entries(&seg->oindex) + entries + 1 > sc_index_capacity_entries(&seg->oindex)) return 1;
+    if (sc_index_entries(&seg->tindex) + entries + 2 > sc_index_capacity_entries(&seg->tindex)) return 1;
     if (log->cfg.segment_ms >= 0 && seg->first_timestamp != SC_TS_NONE) {
         int64_t newest = d[0].max_timestamp;
         for (uint32_t i = 1; i < n; i++)
@@ -166,7 +167,7 @@ int sc_log_append(sc_log *log, const void *buf, size_t len, unsigned flags, sc_a
     int pinned = 0;
     if (!rc && (rc = sc_segment_pin(seg)) == 0) pinned = 1;
     /* Everything that can fail before a byte is written: the log stays as it was. */
-    if (!rc) rc = sc_segment_reserve_index(seg, n);
+    if (!rc) rc = sc_segment_reserve_index(seg, sc_index_entries_bound(&log->cfg, n, len));
     int64_t base = atomic_load(&log->end_offset);
     uint64_t position = sc_segment_size(seg);
     if (!rc) rc = write_batches(log, seg, buf, d, n, base);

@@ -348,6 +348,12 @@ int sc_segment_shrink(sc_segment *seg, uint64_t size) {
 
 /* ------------------------------------------------------------- writing */
 
+uint32_t sc_index_entries_bound(const sc_log_config *cfg, uint32_t n, uint64_t len) {
+    if (cfg->index_interval_bytes == 0) return n;
+    uint64_t most = 1 + len / cfg->index_interval_bytes;
+    return most < n ? (uint32_t)most : n;
+}
+
 int sc_segment_reserve_index(sc_segment *seg, uint32_t batches) {
     /* One offset entry per batch at most, and one time entry each plus the
      * final one written when the segment seals. */

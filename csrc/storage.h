@@ -229,6 +229,9 @@ void sc_segment_note_batch(sc_segment *seg, const sc_log_config *cfg, uint64_t p
                            uint64_t batch_size);
 /* Make sure the indexes have blocks for `batches` more entries each. */
 int sc_segment_reserve_index(sc_segment *seg, uint32_t batches);
+/* The most index entries an append of n batches, len bytes in all, can add:
+ * one per index_interval_bytes written, never more than one per batch. */
+uint32_t sc_index_entries_bound(const sc_log_config *cfg, uint32_t n, uint64_t len);
 /* Final time index entry, trim index files: the segment will not grow. */
 int sc_segment_seal(sc_segment *seg, int sync);
 /* Make a sealed segment writable again (its indexes growable). */

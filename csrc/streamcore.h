@@ -486,6 +486,13 @@ int sc_log_truncate(sc_log *log, int64_t offset, int64_t *new_end);
  * may be NULL. */
 int sc_log_delete_records(sc_log *log, int64_t offset, int64_t *new_start);
 
+/* Seal the active segment and start a new one at end_offset, as an append
+ * that no longer fits would (Kafka's roll).  Nothing happens when the active
+ * segment is empty.  Lets a writer that is about to delete_records() up to
+ * its end give back the whole of what lies below.  *base (the active
+ * segment's base offset afterwards) may be NULL. */
+int sc_log_roll_segment(sc_log *log, int64_t *base);
+
 /* Delete whole old segments beyond retention_bytes / retention_ms (as of
  * now_ms).  The active segment is rolled first if it alone has expired.
  * *deleted may be NULL. */

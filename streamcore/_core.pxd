@@ -253,6 +253,7 @@ cdef extern from "streamcore.h" nogil:
     int sc_log_flush(sc_log *log)
     int sc_log_truncate(sc_log *log, int64_t offset, int64_t *new_end)
     int sc_log_delete_records(sc_log *log, int64_t offset, int64_t *new_start)
+    int sc_log_roll_segment(sc_log *log, int64_t *base)
     int sc_log_apply_retention(sc_log *log, int64_t now_ms, uint32_t *deleted)
 
     ctypedef struct sc_log_slice:

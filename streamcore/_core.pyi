@@ -355,12 +355,15 @@ class Log:
         keys: Sequence[_Field | None] | None = None,
         timestamps: _Timestamps = None,
         headers: _Headers | None = None,
+        *,
+        sync: bool = True,
     ) -> int:
         """Append records as one batch; returns the offset of the first.
 
         values/keys: buffers (no copy), str (UTF-8) or None (null);
         timestamps: None (now), one int for all, or one per record (ms);
-        headers: None or, per record, a sequence of (key, value-or-None)."""
+        headers: None or, per record, a sequence of (key, value-or-None);
+        sync=False (flush="always"): return before the fdatasync."""
     def append_batch(self, buf: Buffer, *, sync: bool = True) -> int:
         """Append raw RecordBatch v2 bytes (one or more whole batches); each is
         validated and gets its offsets by rewriting baseOffset.  All or nothing.
@@ -379,6 +382,8 @@ class Log:
         """Kafka's log cleaner over the sealed segments."""
     @property
     def cleaner_state(self) -> CleanerState: ...
+    def roll(self) -> int:
+        """Seal the active segment, start a new one at end_offset; returns its base."""
     def delete_records(self, before_offset: int) -> int:
         """Move the log start offset up to before_offset (persisted); returns it."""
     def flush(self) -> None:

@@ -401,13 +401,14 @@ cdef class Log:
         """Append whole batches from buf, validated (as append_batch)."""
         return _log_append(self, buf, n, 0, info)
 
-    def append(self, values, keys=None, timestamps=None, headers=None):
+    def append(self, values, keys=None, timestamps=None, headers=None, *, bint sync=True):
         """Append records as one batch; returns the offset of the first.
 
         values: a sequence of bytes-like objects (or None for a null value);
         keys: None or a sequence like values; timestamps: None (now), one int
         for all, or a sequence of ints (ms); headers: None or, per record, a
-        sequence of (str key, bytes-like or None value)."""
+        sequence of (str key, bytes-like or None value).  sync=False: as for
+        append_batch."""
         cdef _Gather g = self._gather
         cdef sc_batch_meta meta
         cdef sc_append_info info
@@ -437,7 +438,8 @@ cdef class Log:
                 rc = sc_batch_build(buf, size, &meta, g.recs, <size_t>n, &written)
                 g.release()
                 _check(rc, "build batch")
-                _log_append(self, buf, written, SC_APPEND_TRUSTED, &info)
+                _log_append(self, buf, written,
+                            SC_APPEND_TRUSTED if sync else SC_APPEND_TRUSTED | SC_APPEND_NOSYNC, &info)
             finally:
                 self._give_scratch(buf, own)
         finally:
@@ -507,6 +509,19 @@ cdef class Log:
                 f"delete_records({before_offset}): above the end offset {self.end_offset} of {self._path!r}")
         _check(rc, f"delete records of {self._path!r} below {before_offset}", NULL, self._path)
         return start
+
+    def roll(self):
+        """Seal the active segment and start a new one at end_offset (nothing
+        happens if the active segment is empty); returns the active segment's
+        base offset.  delete_records(end_offset) after a roll leaves no bytes
+        below the start offset behind."""
+        cdef sc_log *log = self._handle()
+        cdef int64_t base = 0
+        cdef int rc
+        with nogil:
+            rc = sc_log_roll_segment(log, &base)
+        _check(rc, f"roll {self._path!r}", NULL, self._path)
+        return base
 
     def compact(self, *, delete_retention_ms=86400000, min_compaction_lag_ms=0,
                 buffer_bytes=134217728, now_ms=None):

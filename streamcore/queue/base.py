@@ -292,6 +292,9 @@ class QueueBase:
         parts = snap.parts()
         parts["dedup"] = self._dedup.dump()
         records = journal.checkpoint_records(snap.header(), parts)
+        from .store import start_checkpoint
+
+        start_checkpoint(jlog)
         first = -1
         chunk: list[bytes] = []
         size = 0

@@ -181,6 +181,9 @@ class QueueService:
         entries = [self._entry(q) for q in self._queues.values()]
         entries += [{"region": k[0], "account": k[1], "name": k[2], "deleted": t}
                     for k, t in self._deleted.items()]
+        from .store import start_checkpoint
+
+        start_checkpoint(self._dir)
         first = self._dir.end_offset
         for i in range(0, len(entries), 1000):
             self._dir.append([orjson.dumps(e) for e in entries[i:i + 1000]], timestamps=now)

@@ -4,7 +4,7 @@ Every log the service keeps (each queue's message log and state journal, and
 the queue directory) comes from one manager, opened with the options below.
 Only the storage contract's methods are used (``LogManager.open``, ``delete``,
 ``names``, ``close``; on a ``Log``: ``append``, ``read``, ``records``,
-``offset_for_timestamp``, ``delete_records``), so the rest of the queue
+``offset_for_timestamp``, ``delete_records``, ``roll``), so the rest of the queue
 package never touches files.
 """
 
@@ -21,7 +21,8 @@ MESSAGE_LOG_OPTIONS: dict[str, Any] = {
     "max_index_bytes": 1 << 20,
 }
 JOURNAL_OPTIONS: dict[str, Any] = {
-    # what stays of a journal once everything is deleted: its active segment (at most this)
+    # a checkpoint starts a segment of its own (see start_checkpoint), so once it
+    # is written everything below it goes; segments roll at this size in between
     "segment_bytes": 1 << 20,
     "max_batch_bytes": 1 << 20,
     "max_index_bytes": 256 << 10,
@@ -36,3 +37,9 @@ def open_manager(root: str, **defaults: Any) -> streamcore.LogManager:
 def delete_records(log: streamcore.Log, before_offset: int) -> int:
     """Give back the space below ``before_offset`` (never past the log's end)."""
     return log.delete_records(min(before_offset, log.end_offset))
+
+
+def start_checkpoint(log: streamcore.Log) -> None:
+    """Put what is appended next at the start of a segment of its own, so that
+    deleting the records below it gives back every byte they took."""
+    log.roll()
