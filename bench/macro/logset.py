@@ -115,6 +115,8 @@ def run_child(root: str, n: int, mode: str) -> dict:
         timeout=3600,
     )
     if proc.returncode != 0:
+        if mode == "standalone":  # the point of the comparison: it may not get that far
+            return {"error": proc.stderr.strip().splitlines()[-1]}
         raise SystemExit(proc.stderr)
     return json.loads(proc.stdout)
 
@@ -168,7 +170,7 @@ def main() -> None:
                 root = os.path.join(base, "data")
                 os.makedirs(root)
                 r = run_child(root, n, mode)
-                r["du_per_log"] = du(root) / n
+                r["du_per_log"] = du(root) / n if "error" not in r else None
                 row[mode] = r
                 if mode == "manager" and n == max(int(x) for x in args.counts.split(",")):
                     row["kill9"] = kill9(base, n)
@@ -176,6 +178,10 @@ def main() -> None:
                 shutil.rmtree(base, ignore_errors=True)
         results.append(row)
         m, s = row["manager"], row["standalone"]
+        alone = (f"standalone: failed: {s['error']}" if "error" in s else
+                 f"standalone: du {s['du_per_log'] / 1024:7.1f} KiB/log, "
+                 f"anon {s['anon_per_log'] / 1024:5.2f} KiB/log, fds {s['fds']}, "
+                 f"maps {s['maps']}, close {s['close_s']:6.2f} s")
         print(
             f"{n:>6} logs | manager: open {m['open_s'] * 1e3:7.1f} ms, "
             f"append-all {m['create_and_append_s']:6.2f} s, "
@@ -183,9 +189,7 @@ def main() -> None:
             f"anon {m['anon_per_log'] / 1024:5.2f} KiB/log, "
             f"fds {m['fds']}, maps {m['maps']}, flush {m['flush_all_s']:5.2f} s, "
             f"close {m['close_s'] * 1e3:7.1f} ms, reopen {m['reopen_s'] * 1e3:6.1f} ms | "
-            f"standalone: du {s['du_per_log'] / 1024:7.1f} KiB/log, "
-            f"anon {s['anon_per_log'] / 1024:5.2f} KiB/log, fds {s['fds']}, maps {s['maps']}, "
-            f"close {s['close_s']:6.2f} s",
+            + alone,
             flush=True,
         )
         if "kill9" in row:

@@ -166,18 +166,64 @@ def localstack_server() -> Iterator[str]:
         proc.wait(60)
 
 
+ELASTICMQ_VERSION = os.environ.get("ELASTICMQ_VERSION", "1.7.1")
+CACHE = os.environ.get("STREAMCORE_BENCH_CACHE",
+                       os.path.join(os.path.expanduser("~"), ".cache", "streamcore-bench"))
+
+
+def elasticmq_classpath() -> str:
+    """ElasticMQ's server and its runtime jars, fetched from Maven Central once
+    (ELASTICMQ_JAR, a released fat jar, is used instead when it is set)."""
+    jar = os.environ.get("ELASTICMQ_JAR")
+    if jar:
+        if not os.path.exists(jar):
+            raise Unavailable(f"ELASTICMQ_JAR={jar} does not exist")
+        return jar
+    if shutil.which("mvn") is None:
+        raise Unavailable("ElasticMQ needs Maven to fetch its jars (or ELASTICMQ_JAR)")
+    jars = os.path.join(CACHE, f"elasticmq-{ELASTICMQ_VERSION}")
+    if not (os.path.isdir(jars) and any(n.startswith("elasticmq-server") for n in os.listdir(jars))):
+        os.makedirs(jars, exist_ok=True)
+        pom = os.path.join(CACHE, f"elasticmq-pom-{ELASTICMQ_VERSION}.xml")
+        with open(pom, "w") as f:
+            f.write(f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local</groupId><artifactId>elasticmq-bench</artifactId><version>1</version>
+  <dependencies><dependency><groupId>org.elasticmq</groupId>
+    <artifactId>elasticmq-server_2.13</artifactId><version>{ELASTICMQ_VERSION}</version>
+  </dependency></dependencies>
+</project>
+""")
+        proc = subprocess.run(["mvn", "-q", "dependency:copy-dependencies", "-f", pom,
+                               f"-DoutputDirectory={jars}", "-DincludeScope=runtime"],
+                              capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            raise Unavailable(f"could not fetch elasticmq-server {ELASTICMQ_VERSION} with "
+                              f"Maven: {proc.stdout[-300:]}")
+        # copy-dependencies leaves out the artifact itself: fetch it beside them
+        proc = subprocess.run(["mvn", "-q", "dependency:copy",
+                               f"-Dartifact=org.elasticmq:elasticmq-server_2.13:{ELASTICMQ_VERSION}",
+                               f"-DoutputDirectory={jars}"],
+                              capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            raise Unavailable(f"could not fetch elasticmq-server {ELASTICMQ_VERSION}: "
+                              f"{proc.stdout[-300:]}")
+    return os.path.join(jars, "*")
+
+
 @contextlib.contextmanager
 def elasticmq_server() -> Iterator[str]:
-    jar = os.environ.get("ELASTICMQ_JAR")
     java = shutil.which("java")
-    if not jar or not os.path.exists(jar) or java is None:
-        raise Unavailable("ElasticMQ needs java and ELASTICMQ_JAR=<elasticmq-server jar>")
+    if java is None:
+        raise Unavailable("ElasticMQ needs java")
+    cp = elasticmq_classpath()
     port = free_port()
     conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
     conf.write(f'include classpath("application.conf")\nrest-sqs.bind-port = {port}\n'
                f'node-address.port = {port}\n')
     conf.close()
-    proc = subprocess.Popen([java, f"-Dconfig.file={conf.name}", "-jar", jar],
+    launch = ["-jar", cp] if cp.endswith(".jar") else ["-cp", cp, "org.elasticmq.server.Main"]
+    proc = subprocess.Popen([java, "-Xmx1g", f"-Dconfig.file={conf.name}", *launch],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/", timeout=60)
