@@ -37,10 +37,17 @@ class build_py_with_header(build_py):
         shutil.copy(os.path.join("csrc", "streamcore.h"), dest)
 
 
+# xxhash.h (compaction's key hashes, header-only): the system's, or Homebrew's on macOS.
+include_dirs = ["csrc", numpy.get_include()]
+for prefix in (os.environ.get("HOMEBREW_PREFIX"), "/opt/homebrew", "/usr/local"):
+    if prefix and os.path.exists(os.path.join(prefix, "include", "xxhash.h")):
+        include_dirs.append(os.path.join(prefix, "include"))
+        break
+
 ext = Extension(
     "streamcore._core",
     sources=["streamcore/_core.pyx"] + sorted(glob.glob("csrc/*.c")),
-    include_dirs=["csrc", numpy.get_include()],
+    include_dirs=include_dirs,
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=cflags,
     extra_link_args=ldflags,
