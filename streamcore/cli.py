@@ -1,21 +1,24 @@
 """The ``streamcore`` command: argument parsing, dispatch and exit status.
 
+    streamcore serve [--data DIR] [--kafka HOST:PORT] [--sqs HOST:PORT] ...
+                                                the server: the Kafka wire protocol
+                                                and the SQS HTTP API, one listener each
+    streamcore topics [TOPIC...] [--data DIR] [--bootstrap HOST:PORT]
+                                                partitions, start/end offsets, size
+    streamcore groups [--describe GROUP] [--data DIR] [--bootstrap HOST:PORT]
+                                                consumer groups; per partition the
+                                                committed offset, log end and lag
+    streamcore queues (--endpoint URL | --data DIR)
+                                                SQS queues: counts, oldest message age
     streamcore dump PATH [--records] [--json]   batches (and records) of a log
                                                 directory or segment, or the
                                                 entries of an .index/.timeindex
     streamcore verify PATH [--json]             check CRCs, framing, offsets and
                                                 indexes; exit 1 on damage
     streamcore bench [ARGS...]                  the ratio benchmarks
-    streamcore serve [--data DIR] [--kafka HOST:PORT] ...
-                                                the server: Kafka wire protocol
-                                                (and the other faces installed)
-    streamcore topics [TOPIC...] [--data DIR | --bootstrap HOST:PORT]
-                                                partitions, start/end offsets, size
-    streamcore groups [--describe GROUP] [--data DIR | --bootstrap HOST:PORT]
-                                                consumer groups; per partition the
-                                                committed offset, log end and lag
 
 This module only wires the command line: the commands live in
+``streamcore.server`` (serve, and each face's inspection commands),
 ``streamcore.tools.dump``, ``streamcore.tools.verify`` (read-only tools over
 segment files, see ``streamcore.tools``) and ``streamcore.benchmark``, each
 imported only when its command runs.  Both ``dump`` and ``verify`` read the
@@ -188,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="streamcore",
-        description="Inspect and check streamcore logs (Kafka segment layout), run benchmarks.",
+        description=("Serve streamcore's logs over the Kafka and SQS protocols, inspect topics,"
+                     " groups and queues, check log files, run benchmarks."),
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

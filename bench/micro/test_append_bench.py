@@ -3,7 +3,7 @@
 Each round appends a fixed amount of work to a log (or file) truncated to empty
 before the round, untimed, so the file never grows past one round.
 
-Groups and issue 3 targets:
+Groups and targets:
   append_batch 16KiB x 64   Log.append_batch vs os.write             >= 0.8x
   append 10 x 1000 x 100B   Log.append(list) vs os.write(b"".join)   >= 0.7x, >= 5 Mrec/s
   append_columns 100k x 100B  Log.append_columns vs os.write          >= 0.5x

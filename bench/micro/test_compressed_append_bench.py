@@ -1,4 +1,4 @@
-"""The cost of checking compressed batches on append (issue 6, item 8).
+"""The cost of checking compressed batches on append.
 
 append_batch decompresses a compressed batch and checks its records before
 storing it.  Per codec, three arms over the same 64 batches of about 16 KiB of

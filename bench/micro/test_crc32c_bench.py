@@ -1,6 +1,6 @@
 """CRC-32C: streamcore.crc32c against google-crc32c and crc32c, per size.
 
-Groups "crc32c <size>"; issue 3 target: streamcore >= 1.0x on 4 KiB and 1 MiB
+Groups "crc32c <size>"; target: streamcore >= 1.0x on 4 KiB and 1 MiB
 (stretch >= 2x on 1 MiB).
 """
 

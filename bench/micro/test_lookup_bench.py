@@ -1,4 +1,4 @@
-"""Offset lookup latency in a 10-million-record log (issue 3 target: <= 1 us
+"""Offset lookup latency in a 10-million-record log (target: <= 1 us
 from Python), against bisect over an in-memory Python list of the batch base
 offsets: the cheapest lookup pure Python can do.
 

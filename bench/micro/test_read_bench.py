@@ -2,7 +2,7 @@
 
 Groups:
   read range (1KiB batches)   Log.read(offset, N) for N = 1 KiB, 16 KiB, 1 MiB:
-                              the same cost for every N is the claim (issue 3)
+                              the same cost for every N is the claim
   read range (16KiB batches)  the same over Kafka-producer-sized batches
   iterate 10k records         BatchView.records() vs kafka-python MemoryRecords
                               over the same bytes, and Log.read_columns

@@ -1,7 +1,6 @@
 """The ratio benchmarks behind ``streamcore bench``.
 
-This package owns the performance targets of the storage core (issue 3,
-"Benchmarks"): each benchmark runs a streamcore operation and its named
+This package owns the performance targets of the storage core: each benchmark runs a streamcore operation and its named
 baseline *interleaved in the same run* (alternating repetitions, medians
 taken), and reports both figures and their ratio.  The machine these run on is
 shared and noisy, so the ratio against a baseline measured in the same minutes

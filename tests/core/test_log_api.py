@@ -789,8 +789,8 @@ def test_truncate_then_append_keeps_time_and_offset_lookups_right(tmp_path):
             assert log.offset_for_timestamp(ts) == first_at_or_after(model, ts), ts
 
 
-def test_api_names_from_the_issue(tmp_path):
-    """The keyword names the issue's API block fixes (a contract for later issues)."""
+def test_api_keyword_names_are_stable(tmp_path):
+    """The keyword names of the documented API (a contract the services and embedders rely on)."""
     log = streamcore.Log(
         tmp_path / "log",
         segment_bytes=1 << 30,

@@ -1,4 +1,4 @@
-"""A damaged index of a sealed segment that a clean open trusts (issue 6, item 3): every
+"""A damaged index of a sealed segment that a clean open trusts: every
 read answers exactly what the undamaged log answers, and the janitor rebuilds the file."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Slices pin their range against truncate and carry a read-only descriptor (issue 6,
-items 6 and 12); stray segment files are set aside, never adopted (item 4); timestamps
-below -1 do not hide later data from offset_for_timestamp (item 9)."""
+"""Slices pin their range against truncate and carry a read-only descriptor; stray
+segment files are set aside, never adopted; timestamps below -1 do not hide later data
+from offset_for_timestamp."""
 
 from __future__ import annotations
 
