@@ -6,7 +6,8 @@ Rows, for each broker:
 - produce: one confluent-kafka producer, ``--size``-byte values, acks=1, no
   compression: msgs/s, MB/s, and the broker's CPU seconds per million messages;
 - consume: one confluent-kafka consumer reading them all from the start;
-- kcat: ``kcat -P`` from a file (a C client: the broker's own limit).
+- kcat -P / kcat -C: producing a file and consuming it all with librdkafka from
+  C (no Python client cost per message: nearer the broker's own limit).
 And once: the client's own ``produce()`` ceiling, enqueueing with no broker.
 Ratios: produce / client ceiling, consume / produce, and streamcore / Kafka.
 """
@@ -96,6 +97,20 @@ def kcat_produce(bootstrap: str, topic: str, n: int, size: int) -> float | None:
         return n / (time.perf_counter() - t)
 
 
+def kcat_consume(bootstrap: str, topic: str, n: int) -> float | None:
+    """librdkafka's consumer from C (kcat -C to /dev/null): the server's fetch path
+    without the Python client's cost per message."""
+    kcat = shutil.which("kcat")
+    if kcat is None:
+        return None
+    t = time.perf_counter()
+    subprocess.run([kcat, "-b", bootstrap, "-C", "-t", topic, "-p", "0", "-o", "beginning",
+                    "-e", "-q", "-c", str(n), "-f", "",
+                    "-X", "fetch.max.bytes=52428800", "-X", "queued.max.messages.kbytes=1048576"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return n / (time.perf_counter() - t)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--messages", type=int, default=5_000_000)
@@ -121,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"broker": b.name, "row": "consume", "msgs_per_s": crate,
                          "MB_per_s": crate * args.size / 1e6, "vs_produce": crate / rate,
                          "broker_cpu_s_per_M": (cpu2 - cpu1) / args.messages * 1e6})
+            cpu_k = cpu_seconds(b.pid)
+            kc = kcat_consume(b.bootstrap, "bench", args.messages)
+            if kc is not None:
+                rows.append({"broker": b.name, "row": "kcat -C", "msgs_per_s": kc,
+                             "MB_per_s": kc * args.size / 1e6,
+                             "broker_cpu_s_per_M":
+                                 (cpu_seconds(b.pid) - cpu_k) / args.messages * 1e6})
             create_topic(b.bootstrap, "bench-c")
             cpu3 = cpu_seconds(b.pid)
             krate = kcat_produce(b.bootstrap, "bench-c", args.messages, args.size)
@@ -129,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                              "broker_cpu_s_per_M":
                                  (cpu_seconds(b.pid) - cpu3) / args.messages * 1e6})
     by = {(r.get("broker"), r["row"]): r["msgs_per_s"] for r in rows}
-    for row in ("produce", "consume", "kcat -P"):
+    for row in ("produce", "consume", "kcat -P", "kcat -C"):
         if ("apache-kafka", row) in by and ("streamcore", row) in by:
             rows.append({"row": f"{row}: streamcore / Apache Kafka",
                          "ratio": by[("streamcore", row)] / by[("apache-kafka", row)]})

@@ -182,7 +182,8 @@ def elasticmq_classpath() -> str:
     if shutil.which("mvn") is None:
         raise Unavailable("ElasticMQ needs Maven to fetch its jars (or ELASTICMQ_JAR)")
     jars = os.path.join(CACHE, f"elasticmq-{ELASTICMQ_VERSION}")
-    if not (os.path.isdir(jars) and any(n.startswith("elasticmq-server") for n in os.listdir(jars))):
+    have = os.path.isdir(jars) and any(n.startswith("elasticmq-server") for n in os.listdir(jars))
+    if not have:
         os.makedirs(jars, exist_ok=True)
         pom = os.path.join(CACHE, f"elasticmq-pom-{ELASTICMQ_VERSION}.xml")
         with open(pom, "w") as f:
