@@ -228,9 +228,12 @@ int sc_columns_plan(const sc_columns_in *in, size_t first, size_t max_bytes, siz
     return 0;
 }
 
-int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_columns_in *in,
-                     size_t first, size_t n, size_t *value_pos, size_t *key_pos,
-                     size_t *written) {
+/* Encode records from `first` as one batch: all `n` of them, or (limit_bytes
+ * other than SIZE_MAX) as many of them as fit in limit_bytes, at least one,
+ * by the rule sc_columns_plan follows.  *n_done records were encoded. */
+static int columns_build(void *out, size_t cap, size_t limit_bytes, const sc_batch_meta *meta,
+                         const sc_columns_in *in, size_t first, size_t n, size_t *n_done,
+                         size_t *value_pos, size_t *key_pos, size_t *written) {
     if (!out || !in || !value_pos || n == 0 || n > (size_t)INT32_MAX || first > in->count ||
         n > in->count - first || !in->value_lengths)
         return SC_EINVAL;
@@ -249,23 +252,28 @@ int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_
     uint8_t *p = o + SC_BATCH_HEADER_SIZE;
     const uint8_t *lim = o + (cap < MAX_BATCH ? cap : MAX_BATCH);
 
-    for (size_t j = 0; j < n; j++) {
+    size_t j = 0;
+    for (; j < n; j++) {
         int32_t kl = kls ? kls[j] : -1, vl = vls[j];
         if (SC_UNLIKELY(kl < -1 || vl < -1 || (vl > 0 && !values))) return SC_EINVAL;
         /* Never read past the input buffers, whatever the lengths say now. */
         if (SC_UNLIKELY((vl > 0 && (size_t)vl > in->values_len - vpos) ||
                         (kl > 0 && (size_t)kl > in->keys_len - kpos)))
             return SC_EINVAL;
-        int64_t delta = 0;
+        int64_t delta = 0, ts = base;
         if (tss) {
-            int64_t ts = tss[j];
-            if (ts > max_ts) max_ts = ts;
+            ts = tss[j];
             delta = ts_delta(ts, base);
         }
         uint64_t body = col_body_size(delta, (int32_t)j, kl, vl);
         if (SC_UNLIKELY(body > (uint64_t)INT32_MAX)) return SC_EINVAL;
         size_t need = len_size(body) + (size_t)body;
+        if (j > 0 && limit_bytes != SIZE_MAX) {
+            size_t used = (size_t)(p - o);
+            if (used >= limit_bytes || need > limit_bytes - used) break;
+        }
         if (SC_UNLIKELY((size_t)(lim - p) < need)) return SC_EINVAL;
+        if (ts > max_ts) max_ts = ts;
 
         p = put_record_fields(p, body, delta, (int32_t)j, kl > 0 ? keys + kpos : NULL, kl,
                               vl > 0 ? values + vpos : NULL, vl);
@@ -274,9 +282,28 @@ int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_
         if (vl > 0) vpos += (size_t)vl;
     }
     size_t total = (size_t)(p - o);
-    finish_batch(o, total, meta, (int32_t)n, base, max_ts);
+    finish_batch(o, total, meta, (int32_t)j, base, max_ts);
+    *n_done = j;
     *value_pos = vpos;
     if (keys) *key_pos = kpos;
     if (written) *written = total;
     return 0;
+}
+
+int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_columns_in *in,
+                     size_t first, size_t n, size_t *value_pos, size_t *key_pos,
+                     size_t *written) {
+    size_t done;
+    return columns_build(out, cap, SIZE_MAX, meta, in, first, n, &done, value_pos, key_pos,
+                         written);
+}
+
+int sc_columns_build_fit(void *out, size_t cap, size_t max_bytes, const sc_batch_meta *meta,
+                         const sc_columns_in *in, size_t first, size_t *n_out,
+                         size_t *value_pos, size_t *key_pos, size_t *written) {
+    if (!n_out || !in || first >= in->count || max_bytes == SIZE_MAX) return SC_EINVAL;
+    size_t avail = in->count - first;
+    if (avail > (size_t)INT32_MAX) avail = (size_t)INT32_MAX;
+    return columns_build(out, cap, max_bytes, meta, in, first, avail, n_out, value_pos, key_pos,
+                         written);
 }

@@ -317,6 +317,13 @@ int sc_columns_plan(const sc_columns_in *in, size_t first, size_t max_bytes, siz
 int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_columns_in *in,
                      size_t first, size_t n, size_t *value_pos, size_t *key_pos,
                      size_t *written);
+/* Encode, from record `first`, as many records as sc_columns_plan would put in
+ * one batch of at most max_bytes (at least one) into out (cap bytes), in one
+ * pass; *n_out records were encoded.  SC_EINVAL as for sc_columns_build, and
+ * when the first record alone exceeds cap. */
+int sc_columns_build_fit(void *out, size_t cap, size_t max_bytes, const sc_batch_meta *meta,
+                         const sc_columns_in *in, size_t first, size_t *n_out,
+                         size_t *value_pos, size_t *key_pos, size_t *written);
 
 /* Columnar output over a buffer of whole uncompressed batches: for each record
  * with offset >= min_offset, up to max_records, its offset, timestamp and the

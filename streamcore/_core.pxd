@@ -173,6 +173,9 @@ cdef extern from "streamcore.h" nogil:
     int sc_columns_plan(const sc_columns_in *inp, size_t first, size_t max_bytes, size_t *n_out, size_t *size_out)
     int sc_columns_build(void *out, size_t cap, const sc_batch_meta *meta, const sc_columns_in *inp,
                          size_t first, size_t n, size_t *value_pos, size_t *key_pos, size_t *written)
+    int sc_columns_build_fit(void *out, size_t cap, size_t max_bytes, const sc_batch_meta *meta,
+                             const sc_columns_in *inp, size_t first, size_t *n_out,
+                             size_t *value_pos, size_t *key_pos, size_t *written)
 
     ctypedef struct sc_columns_out:
         int64_t *offsets

@@ -246,7 +246,13 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
                 raise ValueError("timestamps and value_lengths differ in length")
             ts_view = ts
             inp.timestamps = &ts_view[0]
-        # Refuse a record that fits in no batch before anything is written.
+        # Refuse a record that fits in no batch before anything is written.  A
+        # header-less record's framing takes at most 32 bytes beyond its key and
+        # value, so the exact walk is needed only when the longest could be near
+        # the limit.
+        longest = int(vl.max()) + (int(kl.max()) if key_lengths is not None else 0)
+        if SC_BATCH_HEADER_SIZE + 32 + longest <= <Py_ssize_t>max_batch:
+            first = n
         while first < n:
             rc = sc_columns_plan(&inp, first, max_batch, &k, &size)
             if rc == 0 and size > max_batch:
@@ -261,10 +267,8 @@ cdef object _append_columns(Log log, object values_buf, object value_lengths, ob
             used = 0
             with nogil:
                 while first < n and used < COLUMNS_CHUNK_BYTES:
-                    rc = sc_columns_plan(&inp, first, max_batch, &k, &size)
-                    if rc:
-                        break
-                    rc = sc_columns_build(buf + used, size, &meta, &inp, first, k, &vpos, &kpos, &written)
+                    rc = sc_columns_build_fit(buf + used, max_batch, max_batch, &meta, &inp, first, &k,
+                                              &vpos, &kpos, &written)
                     if rc:
                         break
                     used += written

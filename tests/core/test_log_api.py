@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sc_testutil import log_records, log_state, opt
 
 import streamcore
@@ -440,6 +442,37 @@ def test_append_columns_splits_into_batches(tmp_path):
         assert sum(b.record_count for b in batches) == n
         assert [g[3] for g in log_records(log)] == vals
         assert read_all_columns(log) == [(i, TS, None, vals[i]) for i in range(n)]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_append_columns_fills_each_batch_greedily(tmp_path_factory, data):
+    # Each batch takes every record that fits under max_batch_bytes: batch i plus
+    # the first record of batch i + 1 would not fit.
+    max_batch = data.draw(st.integers(400, 4096), label="max_batch")  # every record fits
+    n = data.draw(st.integers(1, 120), label="n")
+    lengths = st.one_of(st.just(-1), st.integers(0, 140))
+    vl = data.draw(st.lists(lengths, min_size=n, max_size=n), label="vl")
+    kl = data.draw(st.lists(lengths, min_size=n, max_size=n), label="kl")
+    stamps = st.integers(TS - 10**6, TS + 10**6)
+    ts = data.draw(st.lists(stamps, min_size=n, max_size=n), label="ts")
+    values = [None if x < 0 else bytes([i % 251]) * x for i, x in enumerate(vl)]
+    keys = [None if x < 0 else bytes([i % 241]) * x for i, x in enumerate(kl)]
+    with streamcore.Log(tmp_path_factory.mktemp("greedy"), max_batch_bytes=max_batch) as log:
+        log.append_columns(b"".join(v for v in values if v), np.array(vl, np.int32),
+                           b"".join(k for k in keys if k), np.array(kl, np.int32),
+                           np.array(ts, np.int64))
+        got = [(r.key, r.value, r.timestamp) for r in log.records(0)]
+        assert got == list(zip(keys, values, ts, strict=True))
+        batches = list(log.read(0, 1 << 30).batches())
+        assert all(b.size <= max_batch for b in batches)
+        start = 0
+        for b in batches[:-1]:
+            end = start + b.record_count + 1
+            grown = streamcore.build_batch(values[start:end], keys[start:end], ts[start:end])
+            assert len(grown) > max_batch
+            start += b.record_count
 
 
 @pytest.mark.parametrize(
