@@ -735,6 +735,15 @@ static void test_columns_variant(int with_keys, int with_ts, size_t max_bytes) {
         CHECK(vpos == vp0 && kpos == kp0);
         CHECK(sc_columns_build(log + len, sz, &m, &in, first, k, &vpos, &kpos, &w) == 0);
         CHECK(w == sz);
+        { /* the one-pass form takes the same records and writes the same bytes */
+            uint8_t *fit = (uint8_t *)malloc(max_bytes < sz ? sz : max_bytes);
+            size_t kf = 0, wf = 0, vpf = vp0, kpf = kp0;
+            CHECK(sc_columns_build_fit(fit, max_bytes < sz ? sz : max_bytes, max_bytes, &m, &in,
+                                       first, &kf, &vpf, &kpf, &wf) == 0);
+            CHECK(kf == k && wf == w && vpf == vpos && (!with_keys || kpf == kpos));
+            CHECK(memcmp(fit, log + len, w) == 0);
+            free(fit);
+        }
         CHECK(vpos == (first + k < n ? c.vstart[first + k] : vpos));
         if (with_keys) CHECK(kpos == (first + k < n ? c.kstart[first + k] : kpos));
         sc_batch_set_base_offset(log + len, first_off + (int64_t)first);
