@@ -3,6 +3,7 @@
 Checked against the compiled module by ``python -m mypy.stubtest streamcore._core``.
 """
 
+import asyncio
 import os
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any, Final, Literal, NamedTuple, Protocol, final
@@ -439,8 +440,13 @@ class Log:
         batches of at most max_batch_bytes.  Returns the first offset."""
 
 
-async def wait_any_async(pairs: Iterable[tuple[Log, int]], timeout: float | None = None) -> bool:
-    """Wait until any of the (Log, offset) pairs has data past its offset."""
+async def wait_any_async(
+    pairs: Iterable[tuple[Log, int]],
+    timeout: float | None = None,
+    until: asyncio.Future[Any] | None = None,
+) -> bool:
+    """Wait until any of the (Log, offset) pairs has data past its offset; False
+    on timeout or when ``until`` completes first."""
 
 @disjoint_base
 class LogManager:

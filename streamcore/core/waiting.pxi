@@ -174,11 +174,13 @@ async def _wait_async(Log log, int kind, int64_t offset, timeout):
     return _holds(log, kind, offset)
 
 
-async def wait_any_async(pairs, timeout=None):
+async def wait_any_async(pairs, timeout=None, until=None):
     """Wait (asyncio) until any of several logs has data past its offset:
     ``pairs`` is an iterable of (Log, offset).  Returns True when one does
-    (or was truncated), False on timeout.  One future for all of them, so a
-    long poll over many partitions costs one watch each, no task each."""
+    (or was truncated), False on timeout or when ``until`` (an asyncio
+    future, e.g. a server's stop signal) completes first.  One future for all
+    of them, so a long poll over many partitions costs one watch each, no task
+    each, and a wake-up resumes the waiting coroutine directly."""
     import asyncio
     _timeout_ms(timeout)
     loop = asyncio.get_running_loop()
@@ -195,14 +197,20 @@ async def wait_any_async(pairs, timeout=None):
             if token == 0:
                 return True
             registered.append((log, token))
-        if not registered:
+        if not registered or (until is not None and until.done()):
             return False
         handle = None if timeout is None else loop.call_later(timeout, _resolve_timeout, fut)
+        stop = None
+        if until is not None:
+            stop = lambda _: _resolve_timeout(fut)
+            until.add_done_callback(stop)
         try:
             return await fut
         finally:
             if handle is not None:
                 handle.cancel()
+            if stop is not None:
+                until.remove_done_callback(stop)
     finally:
         for log, token in registered:
             n.unwatch(log, token)

@@ -172,6 +172,32 @@ def test_wait_any_async(tmp_path: Path, loop_kind: str) -> None:
     run_on(loop_kind, main())
 
 
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_wait_any_async_until(tmp_path: Path, loop_kind: str) -> None:
+    # A future passed as ``until`` ends the wait (False) when it completes first;
+    # data first returns True and leaves the future without a callback of ours.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with LogManager(tmp_path / "data") as mgr:
+            log = mgr.create("p")
+            stop = loop.create_future()
+            task = asyncio.ensure_future(wait_any_async([(log, 0)], 10, until=stop))
+            await asyncio.sleep(0.02)
+            assert not task.done()
+            stop.set_result(None)
+            assert await asyncio.wait_for(task, 1) is False
+            assert await wait_any_async([(log, 0)], 10, until=stop) is False  # already done
+            later = loop.create_future()
+            task = asyncio.ensure_future(wait_any_async([(log, 0)], 10, until=later))
+            await asyncio.sleep(0.02)
+            log.append([b"x"])
+            assert await asyncio.wait_for(task, 1) is True
+            later.set_result(None)  # completing it after the wait ended is harmless
+            await asyncio.sleep(0)
+
+    run_on(loop_kind, main())
+
+
 IDLE = """
 import asyncio, os, sys, time
 import streamcore

@@ -107,6 +107,10 @@ class Connection:
                     await t.release_frame()
                 await self._queue.put(answer)
                 self.reading = False
+                # Let other tasks run between requests: a client that pipelines
+                # many (a producer with requests in flight) would otherwise have
+                # them all answered before a woken long-poll fetch gets a turn.
+                await asyncio.sleep(0)
         except (FrameError, DecodeError, CloseConnection) as exc:
             log.info("closing connection from %s: %s", self.peer, exc)
         except (ConnectionError, EOFError):

@@ -145,7 +145,7 @@ class KafkaListener:
         if self._cleaner_task is not None:  # a compaction in its thread finishes first
             await asyncio.gather(self._cleaner_task, return_exceptions=True)
         self._sock.close()
-        self.srv.stopping.set()
+        self.srv.stop()
         for conn, task in list(self._connections.items()):
             conn.closing = True
             if not conn.reading:  # waiting for a request: stop; queued answers still go out

@@ -105,12 +105,14 @@ def _type_default(t: FieldType) -> object:
     return 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Message:
     """A request, a response or a stored record (``api_key`` None).
 
     ``covers`` is the range of versions the field list is complete for;
-    ``flexible`` the first flexible version (None: never).
+    ``flexible`` the first flexible version (None: never).  Each message is
+    defined once, so it compares and hashes by identity: the codec's caches
+    look it up on every request without hashing its whole field tree.
     """
 
     name: str

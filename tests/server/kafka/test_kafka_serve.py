@@ -55,6 +55,38 @@ def test_sigterm_and_sigint_shut_down_cleanly(server: Any) -> None:
     assert "Traceback" not in server.stderr()
 
 
+def test_a_long_poll_is_answered_when_the_server_stops(server: Any) -> None:
+    # A fetch waiting (max_wait_ms 60 s) for data that never comes gets its
+    # empty answer as soon as the server is told to stop, and the stop is quick.
+    import threading
+    import time
+
+    c = RawClient(server.port, timeout=30)
+    from streamcore.server.kafka import messages_admin as a
+
+    assert c.request(a.CREATE_TOPICS_REQUEST, a.CREATE_TOPICS_RESPONSE, 4, {
+        "topics": [{"name": "idle", "num_partitions": 1, "replication_factor": 1,
+                    "configs": []}]})["topics"][0]["error_code"] == 0
+    answers: list[Any] = []
+
+    def long_poll() -> None:
+        answers.append(c.request(m.FETCH_REQUEST, m.FETCH_RESPONSE, 11, {
+            "max_wait_ms": 60_000, "min_bytes": 1, "max_bytes": 1 << 20,
+            "topics": [{"topic": "idle", "partitions": [
+                {"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1 << 20}]}]}))
+
+    t = threading.Thread(target=long_poll)
+    t.start()
+    time.sleep(0.5)
+    assert not answers
+    start = time.monotonic()
+    assert server.stop(signal.SIGTERM) == 0
+    t.join(10)
+    assert time.monotonic() - start < 5
+    part = answers[0]["responses"][0]["partitions"][0]
+    assert part["error_code"] == 0 and not part["records"]
+
+
 def test_api_versions_lists_the_table(server: Any) -> None:
     c = RawClient(server.port)
     for version in range(0, 4):

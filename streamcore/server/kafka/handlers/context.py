@@ -21,6 +21,22 @@ class ServerState:
     node_id: int = 0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     groups: Any = None  # the group coordinator
+    _stopped: asyncio.Future[None] | None = None
+
+    def stop(self) -> None:
+        """Tell every handler the server is stopping: long polls end now."""
+        self.stopping.set()
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+
+    def stopped(self) -> asyncio.Future[None]:
+        """A future done once the server is stopping (what a long poll waits on
+        beside its data, with no task of its own)."""
+        if self._stopped is None:
+            self._stopped = asyncio.get_running_loop().create_future()
+            if self.stopping.is_set():
+                self._stopped.set_result(None)
+        return self._stopped
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 
 from ...._core import wait_any_async
 from ....broker import ErrorCode, kafka_error_code
+from ....errors import StreamcoreError
 from ..codec import Struct
 from .context import Request, ServerState
 
@@ -105,15 +106,14 @@ def _release(topics: list[Struct]) -> None:
 
 
 async def _wait_any(srv: ServerState, waits: list[tuple[Any, int]], timeout: float) -> None:
-    """Until a log has data past its end as it was, the timeout, or the server stopping."""
-    data = asyncio.ensure_future(wait_any_async(waits, timeout))
-    stop = asyncio.ensure_future(srv.stopping.wait())
+    """Until a log has data past its end as it was, the timeout, or the server
+    stopping.  Awaited directly (no task in between), so an append wakes this
+    fetch in one turn of the event loop.  A log closed or deleted meanwhile
+    ends the wait; the fetch built next reports it in Kafka's terms."""
     try:
-        await asyncio.wait((data, stop), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (data, stop):
-            t.cancel()
-        await asyncio.gather(data, stop, return_exceptions=True)
+        await wait_any_async(waits, timeout, until=srv.stopped())
+    except StreamcoreError:
+        pass
 
 
 async def fetch(srv: ServerState, r: Request) -> Struct:
