@@ -149,14 +149,19 @@ def moto_server() -> Iterator[str]:
 
 @contextlib.contextmanager
 def localstack_server() -> Iterator[str]:
-    try:
-        import localstack  # noqa: F401
-    except ImportError:
-        raise Unavailable("localstack-core is not installed") from None
+    """LocalStack's SQS without Docker: ``localstack-core`` in this interpreter, or
+    in the one LOCALSTACK_PYTHON names (its dependencies pin versions of botocore
+    and moto of their own, so it is best kept in an environment of its own)."""
+    python = os.environ.get("LOCALSTACK_PYTHON", sys.executable)
+    probe = subprocess.run([python, "-c", "import localstack.runtime.main"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        raise Unavailable("localstack-core is not installed (pip install 'localstack-core"
+                          "[runtime]', or set LOCALSTACK_PYTHON)")
     port = free_port()
     env = dict(os.environ, GATEWAY_LISTEN=f"127.0.0.1:{port}", SERVICES="sqs",
                LOCALSTACK_HOST=f"127.0.0.1:{port}")
-    proc = subprocess.Popen([sys.executable, "-m", "localstack.runtime.main"], env=env,
+    proc = subprocess.Popen([python, "-m", "localstack.runtime.main"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/_localstack/health", timeout=120)
