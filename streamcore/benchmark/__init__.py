@@ -3,9 +3,9 @@
 This package owns the performance targets of the storage core: each
 benchmark runs a streamcore operation and its named baseline *interleaved in
 the same run* (alternating repetitions, medians taken), and reports both
-figures and their ratio.  The machine these run on is
-shared and noisy, so the ratio against a baseline measured in the same minutes
-is the figure that means something; absolute numbers are context.
+figures and their ratio.  The machine these run on is shared and noisy, so
+the ratio against a baseline measured in the same minutes is the figure that
+means something; absolute numbers are context.
 
 Ratio convention: streamcore speed divided by baseline speed, so > 1 means
 streamcore is faster (for throughputs: sc / base; for latencies: base / sc).
