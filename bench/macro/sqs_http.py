@@ -3,10 +3,13 @@ send_message, send_message_batch(10) and receive_message(10) +
 delete_message_batch(10), against streamcore serve, the peers and a stub
 that answers instantly (the client's own ceiling), all in one run.
 
-    python bench/macro/sqs_http.py [--seconds 5] [--clients 1] [--peers moto_server,...]
+    python bench/macro/sqs_http.py [--seconds 5] [--rounds 3] [--clients 1] [--peers moto_server,...]
 
-Prints one line per (server, workload) with msgs/s and the ratio to the stub;
-with --clients N also the server's CPU seconds per 1000 messages.
+The stub and streamcore alternate ``--rounds`` times per workload, and each
+round's ratio is taken from two measurements made back to back; the peers run
+after, against the stub's median.  Prints each round's ratio, then one line per
+(server, workload) with msgs/s and the ratio to the stub; with --clients N also
+the server's CPU seconds per 1000 messages.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import statistics
 import sys
 import time
 from typing import Any
@@ -99,25 +103,33 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=1)
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--workloads", default="send,send_batch,receive_delete")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="stub and streamcore alternate this many times per workload")
     args = ap.parse_args()
     kinds = args.workloads.split(",")
     print(f"# {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"clients={args.clients}, {args.seconds:.0f} s per workload")
-    results: dict[str, dict[str, float]] = {}
-    with stub_server() as url:
-        results["stub"] = {k: measure(url, k, args.seconds, args.clients) for k in kinds}
-    with streamcore_server() as (url, proc):
-        cpu0 = cpu_seconds(proc.pid)
-        results["streamcore"] = {}
+    results: dict[str, dict[str, float]] = {"stub": {}, "streamcore": {}}
+    ratios: dict[str, list[float]] = {}
+    # The stub and streamcore take turns, round after round, so each ratio
+    # compares two measurements made back to back on this shared machine.
+    with stub_server() as stub_url, streamcore_server() as (url, proc):
         for k in kinds:
-            before = cpu_seconds(proc.pid)
-            rate = measure(url, k, args.seconds, args.clients)
-            results["streamcore"][k] = rate
-            if args.clients > 1:
+            stub_rates, rates, ratios[k] = [], [], []
+            for _ in range(args.rounds):
+                stub_rates.append(measure(stub_url, k, args.seconds, args.clients))
+                before = cpu_seconds(proc.pid)
+                rates.append(measure(url, k, args.seconds, args.clients))
                 used = cpu_seconds(proc.pid) - before
-                print(f"streamcore {k}: server CPU {1000 * used / (rate * args.seconds):.3f} s "
-                      "per 1000 msgs")
-        del cpu0
+                ratios[k].append(rates[-1] / stub_rates[-1])
+                if args.clients > 1:
+                    print(f"streamcore {k}: server CPU "
+                          f"{1000 * used / (rates[-1] * args.seconds):.3f} s per 1000 msgs")
+            results["stub"][k] = statistics.median(stub_rates)
+            results["streamcore"][k] = statistics.median(rates)
+            print(f"streamcore {k}: ratio to the stub per round "
+                  + ", ".join(f"{r:.2f}x" for r in ratios[k])
+                  + f"; median {statistics.median(ratios[k]):.2f}x")
     for name in [p for p in args.peers.split(",") if p]:
         try:
             with PEERS[name]() as url:

@@ -128,9 +128,8 @@ class QueueService:
         """Append records; the first offset."""
         if self._defer_thread != threading.get_ident():
             return log.append(values, keys, now)
-        first, last = log.append_batch_info(streamcore.build_batch(values, keys, now),
-                                            sync=False)
-        self._unsynced.append((log, last + 1))
+        first = log.append(values, keys, now, sync=False)  # one batch: offsets first..
+        self._unsynced.append((log, first + len(values)))
         return first
 
     def take_unsynced(self) -> list[tuple[streamcore.Log, int]]:
