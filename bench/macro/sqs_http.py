@@ -3,7 +3,8 @@ send_message, send_message_batch(10) and receive_message(10) +
 delete_message_batch(10), against streamcore serve, the peers and a stub
 that answers instantly (the client's own ceiling), all in one run.
 
-    python bench/macro/sqs_http.py [--seconds 5] [--rounds 3] [--clients 1] [--peers moto_server,...]
+    python bench/macro/sqs_http.py [--seconds 5] [--rounds 3] [--clients 1]
+                                   [--peers moto_server,...]
 
 The stub and streamcore alternate ``--rounds`` times per workload, and each
 round's ratio is taken from two measurements made back to back; the peers run
