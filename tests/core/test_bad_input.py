@@ -173,6 +173,17 @@ def test_larger_than_max_batch_bytes(tmp_path):
     c.close()
 
 
+def test_append_columns_takes_a_record_that_fills_max_batch_bytes_exactly(tmp_path):
+    # 61-byte batch header + 9 bytes of record framing + 930 = 1000; one more is too large
+    with streamcore.Log(tmp_path / "log", max_batch_bytes=1000) as log:
+        assert log.append_columns(b"a" * 900 + b"x" * 930, np.array([900, 930], np.int32)) == 0
+        assert [b.size for b in log.read(0, 1 << 20).batches()] == [970, 1000]
+        state = log_state(log)
+        with pytest.raises(TooLarge, match="record 1 needs a 1001-byte batch"):
+            log.append_columns(b"a" + b"x" * 931, np.array([1, 931], np.int32))
+        assert log_state(log) == state
+
+
 def test_record_too_large_is_refused_before_anything_else_is_written(tmp_path):
     c = Checked(tmp_path / "log", max_batch_bytes=4096)
     vals = [b"a" * 100] * 200 + [b"b" * 5000]
