@@ -21,7 +21,7 @@ class ServerState:
     node_id: int = 0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     groups: Any = None  # the group coordinator
-    _stopped: asyncio.Future[None] | None = None
+    _stopped: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
 
     def stop(self) -> None:
         """Tell every handler the server is stopping: long polls end now."""
