@@ -1,6 +1,7 @@
-# Declares the one extension, streamcore._core: the Cython binding plus the C
-# core in csrc/.  Metadata lives in pyproject.toml.  STREAMCORE_DEBUG=1 builds
-# with -O0 -g and assertions; STREAMCORE_SANITIZE=1 adds ASan and UBSan.
+# Declares the extensions: streamcore._core, the Cython binding plus the C core in
+# csrc/, and streamcore.queue._native, the queue's per-message hot path.  Metadata
+# lives in pyproject.toml.  STREAMCORE_DEBUG=1 builds with -O0 -g and assertions;
+# STREAMCORE_SANITIZE=1 adds ASan and UBSan.
 import glob
 import os
 import shutil
@@ -53,9 +54,18 @@ ext = Extension(
     extra_link_args=ldflags,
 )
 
+# The queue's per-message hot path (receipt handles, message ids): C, no core calls.
+queue_native = Extension(
+    "streamcore.queue._native",
+    sources=["streamcore/queue/_native.pyx"],
+    include_dirs=["csrc"],
+    extra_compile_args=cflags,
+    extra_link_args=ldflags,
+)
+
 setup(
     ext_modules=cythonize(
-        [ext],
+        [ext, queue_native],
         compiler_directives={
             "language_level": "3",
             "embedsignature": True,

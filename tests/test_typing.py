@@ -1,7 +1,8 @@
-"""The type stubs: ``mypy.stubtest`` against the compiled streamcore._core, and
-``mypy --strict`` over the package (from a source tree) and over code that
-uses the API, so the stubs are both accurate and usable.  Skipped unless mypy
-is installed (``pip install mypy``, or the ``dev`` extra)."""
+"""The type stubs: ``mypy.stubtest`` against the compiled modules (streamcore._core
+and streamcore.queue._native), and ``mypy --strict`` over the package (from a
+source tree) and over code that uses the API, so the stubs are both accurate
+and usable.  Skipped unless mypy is installed (``pip install mypy``, or the
+``dev`` extra)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def test_stubtest(tmp_path: Path) -> None:
             f" streamcore._core from {PKG_PARENT} ({why}); install the package"
             " (pip install -e .) or build it in place for this interpreter"
         )
-    args = ["mypy.stubtest", "streamcore._core", "--ignore-unused-allowlist"]
+    args = ["mypy.stubtest", "streamcore._core", "streamcore.queue._native",
+            "--ignore-unused-allowlist"]
     if ALLOWLIST.is_file():
         args += ["--allowlist", str(ALLOWLIST)]
     r = subprocess.run(

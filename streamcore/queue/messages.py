@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import _native
 from .errors import InvalidMessageContentsError, InvalidParameterValueError
 
 MAX_MESSAGE_BYTES = 1_048_576
@@ -207,7 +208,7 @@ except ImportError:  # pragma: no cover - other Pythons
 
 
 def md5_hex(data: bytes) -> str:
-    return str(_md5(data).hexdigest())
+    return _md5(data).hexdigest()  # type: ignore[no-any-return]
 
 
 def select_attributes(buf: bytes, names: tuple[str, ...] | frozenset[str] | None
@@ -261,9 +262,7 @@ class StoredMessage:
     source_arn: str | None
 
 
-def format_message_id(raw: bytes) -> str:
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+format_message_id: Callable[[bytes], str] = _native.format_message_id
 
 
 def parse_message_id(text: str) -> bytes | None:
@@ -302,9 +301,7 @@ def decode_key(key: bytes) -> tuple[bytes, int, dict[int, bytes]]:
 
 
 def decode_message(key: bytes, value: bytes, timestamp: int) -> StoredMessage:
-    raw_id = key[:16]
-    h = raw_id.hex()
-    mid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    mid = format_message_id(key[:16])
     if len(key) == _KEY_HEAD.size:  # no optional field: the common case
         return StoredMessage(mid, value.decode(), value, timestamp, key[16] << 8 | key[17],
                              b"", b"", None, None, None, None, None, None)

@@ -69,8 +69,16 @@ class ReceivingQueue(QueueBase):
 
     def _message(self, m: StoredMessage, off: int, handle: str, t: Tracked,
                  system_names: frozenset[str], attribute_names: tuple[str, ...] | None) -> Message:
-        attrs: dict[str, str] = {}
-        if system_names:
+        attrs: dict[str, str]
+        if (not self.fifo and m.group_id is None and not m.system_attributes
+                and m.dlq_source_arn is None and "All" in system_names):
+            # the common case, in one step: every system attribute a plain message has
+            attrs = {"SenderId": m.sender_id or self.account,
+                     "SentTimestamp": str(m.first_sent_ms or m.sent_ms),
+                     "ApproximateReceiveCount": str(t.number),
+                     "ApproximateFirstReceiveTimestamp": str(t.first_ms)}
+        elif system_names:
+            attrs = {}
             every = "All" in system_names
             if every or "SenderId" in system_names:
                 attrs["SenderId"] = m.sender_id or self.account
@@ -94,6 +102,8 @@ class ReceivingQueue(QueueBase):
             if m.dlq_source_arn is not None and (every or "DeadLetterQueueSourceArn"
                                                  in system_names):
                 attrs["DeadLetterQueueSourceArn"] = m.dlq_source_arn
+        else:
+            attrs = {}
         if m.attributes and attribute_names:
             mattrs, md5_attrs = select_attributes(m.attributes, attribute_names)
         else:
