@@ -412,6 +412,11 @@ class Log:
         use slice() to resume)."""
     def records(self, offset: int | None = None) -> Iterator[Record]:
         """Records from ``offset`` (default: start_offset) to the end, CRC-checked."""
+    def records_at(
+        self, offsets: Iterable[int]
+    ) -> list[tuple[int, int, bytes | None, bytes | None]]:
+        """The records at these offsets as (offset, timestamp, key, value), ascending;
+        offsets the log does not hold are left out.  CRC-checked."""
     def offset_for_timestamp(self, timestamp: int) -> int | None:
         """The first offset whose timestamp is >= timestamp, or None."""
     def wait(self, offset: int, timeout: float | None = None) -> bool:

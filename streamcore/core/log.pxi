@@ -656,6 +656,35 @@ cdef class Log:
                     yield from batch.records(at)
             at = view.next_offset
 
+    def records_at(self, offsets):
+        """The records at these offsets, as ``(offset, timestamp, key, value)``
+        tuples (key and value copied to bytes, None when null; headers are
+        not returned), in ascending offset order.  Offsets the log does not
+        hold (outside [start_offset, end_offset), or removed by compaction)
+        are left out.  Each batch read is CRC-checked, as records() does.
+        Random access by offset, one batch read per run of offsets."""
+        cdef list want = sorted([_offset_arg(o) for o in offsets])
+        cdef list out = []
+        cdef Py_ssize_t i = 0, n = len(want)
+        cdef int64_t at, nxt
+        while i < n:
+            at = want[i]
+            if at < self.start_offset or at >= self.end_offset:
+                i += 1
+                continue
+            view = self.read(at, 1)  # the batch holding ``at`` (reads return whole batches)
+            if len(view) == 0:
+                break
+            for batch in _checked_batches(self, view):
+                i = _wanted_records(<Batch>batch, want, i, out)
+            nxt = view.next_offset
+            if nxt <= at:
+                i += 1
+                continue
+            while i < n and want[i] < nxt:
+                i += 1  # not in this batch: compacted away
+        return out
+
     def offset_for_timestamp(self, timestamp):
         """The first offset whose record timestamp is >= timestamp, or None."""
         cdef sc_log_slice s

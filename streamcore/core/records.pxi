@@ -96,6 +96,61 @@ cdef list _decode_records(object mv, const uint8_t *mvbase, const uint8_t *recs,
     return out
 
 
+cdef Py_ssize_t _wanted_records(Batch b, list want, Py_ssize_t i, list out) except -1:
+    """Append (offset, timestamp, key, value) for the records of b whose
+    offsets are want[i:] (ascending), as far as b reaches; the next i."""
+    cdef Py_buffer view
+    cdef sc_record_iter it
+    cdef sc_record r
+    cdef sc_error err
+    cdef int rc
+    cdef sc_batch_header *h = &b._h
+    cdef Py_ssize_t n = len(want)
+    cdef int64_t target, o
+    cdef bint append_time = (h.attributes & SC_ATTR_LOG_APPEND_TIME) != 0
+    cdef size_t size = <size_t>h.batch_length + SC_BATCH_LOG_OVERHEAD
+    cdef const uint8_t *recs
+    cdef size_t nrec
+    if i >= n:
+        return i
+    target = want[i]
+    data = None
+    PyObject_GetBuffer(b._mv, &view, PyBUF_SIMPLE)
+    try:
+        recs = <const uint8_t *>view.buf + b.position + SC_BATCH_HEADER_SIZE
+        nrec = size - SC_BATCH_HEADER_SIZE
+        if h.attributes & SC_ATTR_COMPRESSION_MASK:
+            data = _decompress(h.attributes & SC_ATTR_COMPRESSION_MASK,
+                               bytes(b._mv[b.position + SC_BATCH_HEADER_SIZE:b.position + size]))
+            recs = <const uint8_t *>PyBytes_AS_STRING(data)
+            nrec = <size_t>len(data)
+        sc_record_iter_init(&it, recs, nrec, h.record_count)
+        while True:
+            rc = sc_record_iter_next(&it, &r, &err)
+            if rc == 0:
+                break
+            if rc < 0:
+                _raise(rc, f"batch at offset {h.base_offset}", &err)
+            o = h.base_offset + r.offset_delta
+            while o > target:
+                i += 1
+                if i >= n:
+                    return i
+                target = want[i]
+            if o < target:
+                continue
+            out.append((o, h.max_timestamp if append_time else h.base_timestamp + r.timestamp_delta,
+                        None if r.key_len < 0 else (<const char *>r.key)[:r.key_len],
+                        None if r.value_len < 0 else (<const char *>r.value)[:r.value_len]))
+            i += 1
+            if i >= n:
+                return i
+            target = want[i]
+        return i
+    finally:
+        PyBuffer_Release(&view)
+
+
 cdef list _batch_records(object mv, const uint8_t *mvbase, size_t pos, sc_batch_header *h, int64_t min_offset):
     """Records of the batch at byte pos of mv (header h), decompressing if needed."""
     cdef size_t size = <size_t>h.batch_length + SC_BATCH_LOG_OVERHEAD
