@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The queue's per-message work that Python would spend microseconds on, in C:
-receipt handles (build, sign, encode; decode, verify) and message ids.
+receipt handles (build, sign, encode; decode, verify), message ids and the
+record keys of a batch of plain messages.
 
 A version 2 receipt handle is URL-safe base64 (no padding) of
 
@@ -144,11 +145,7 @@ def check_handle(bytes key, object handle):
     return _get_be(raw + 1, 8), _get_be(raw + 9, 8), <uint32_t>_get_be(raw + 17, 4)
 
 
-def format_message_id(bytes raw):
-    """A 16-byte message id as SQS shows it: 8-4-4-4-12 lowercase hex digits."""
-    if PyBytes_GET_SIZE(raw) != 16:
-        raise ValueError("a message id is 16 bytes")
-    cdef const uint8_t *p = <const uint8_t *>PyBytes_AS_STRING(raw)
+cdef str _format_id(const uint8_t *p):
     out = PyUnicode_New(36, 127)
     cdef char *s = <char *>PyUnicode_DATA(out)
     cdef int i, j = 0
@@ -160,3 +157,43 @@ def format_message_id(bytes raw):
         s[j + 1] = _HEX[p[i] & 15]
         j += 2
     return out
+
+
+def format_message_id(bytes raw):
+    """A 16-byte message id as SQS shows it: 8-4-4-4-12 lowercase hex digits."""
+    if PyBytes_GET_SIZE(raw) != 16:
+        raise ValueError("a message id is 16 bytes")
+    return _format_id(<const uint8_t *>PyBytes_AS_STRING(raw))
+
+
+def message_keys(bytes random, bytes suffix):
+    """Message ids and record keys for a batch: ``random`` holds 16 bytes per
+    message, made a version 4 UUID each; every key is that id then ``suffix``
+    (the delay and any fields the batch shares).  (keys, message id strings)."""
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(random) // 16
+    cdef Py_ssize_t slen = PyBytes_GET_SIZE(suffix)
+    cdef const uint8_t *r = <const uint8_t *>PyBytes_AS_STRING(random)
+    cdef const char *sfx = PyBytes_AS_STRING(suffix)
+    cdef uint8_t raw[16]
+    cdef Py_ssize_t i
+    cdef int b
+    cdef char *k
+    if PyBytes_GET_SIZE(random) % 16:
+        raise ValueError("16 random bytes per message")
+    keys = []
+    ids = []
+    for i in range(n):
+        for b in range(16):
+            raw[b] = r[16 * i + b]
+        raw[6] = (raw[6] & 0x0F) | 0x40
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        key = PyBytes_FromStringAndSize(NULL, 16 + slen)
+        k = PyBytes_AS_STRING(key)
+        for b in range(16):
+            k[b] = <char>raw[b]
+        for b in range(slen):
+            k[16 + b] = sfx[b]
+        keys.append(key)
+        mid = _format_id(raw)
+        ids.append(mid)
+    return keys, ids

@@ -52,6 +52,7 @@ PURGE_INTERVAL_MS = 60_000
 ATTEMPT_WINDOW_MS = 300_000
 MAX_VISIBILITY_S = 43_200
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}\Z")
+_BATCH_IDS = re.compile(r"(?:[A-Za-z0-9_-]{1,80}\n)+\Z")
 # MessageGroupId, MessageDeduplicationId, ReceiveRequestAttemptId: 1-128 of these.
 _TOKEN = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}\Z")
 _SEQ_BASE = 10**19  # FIFO sequence numbers: 20 digits, increasing with the offset
@@ -74,6 +75,9 @@ def check_batch_ids(ids: Sequence[object], what: str) -> None:
         raise EmptyBatchRequestError(f"There should be at least one {what} in the request.")
     if len(ids) > MAX_BATCH_ENTRIES:
         raise TooManyEntries(len(ids))
+    if (all(type(i) is str for i in ids) and len(set(ids)) == len(ids)
+            and _BATCH_IDS.match("\n".join(ids) + "\n")):  # type: ignore[arg-type]
+        return  # all well formed and distinct (one match for the lot); else find which is not
     seen: set[object] = set()
     for i in ids:
         if not isinstance(i, str) or not _BATCH_ID.match(i):
@@ -355,37 +359,19 @@ class QueueBase:
         return f"{group}\x00{dedup_id}" if self.dedup_per_group else dedup_id
 
 
+    def _read_rows(self, offsets: list[int]) -> dict[int, tuple[int, bytes, bytes]]:
+        """{offset: (timestamp, key, value)} of the message records at these
+        offsets (missing ones are left out)."""
+        log, _ = self._open_logs()
+        try:
+            rows = log.records_at(offsets)
+        except streamcore.StreamcoreError as exc:
+            raise from_storage(exc) from exc
+        return {o: (ts, k or b"", v or b"") for o, ts, k, v in rows}
+
     def _read(self, offsets: list[int]) -> dict[int, StoredMessage]:
         """The stored messages at these offsets (missing ones are left out)."""
-        log, _ = self._open_logs()
-        want = sorted(offsets)
-        out: dict[int, StoredMessage] = {}
-        i = 0
-        while i < len(want):
-            off = want[i]
-            try:
-                view = log.read(off, 256 << 10)
-            except streamcore.OffsetOutOfRangeError:
-                i += 1
-                continue
-            except streamcore.StreamcoreError as exc:
-                raise from_storage(exc) from exc
-            nxt = view.next_offset
-            if nxt <= off:
-                break
-            for rec in view.records(off):
-                o = rec.offset
-                while i < len(want) and want[i] < o:
-                    i += 1
-                if i >= len(want) or want[i] >= nxt:
-                    break
-                if o == want[i]:
-                    out[o] = decode_message(bytes(rec.key or b""), bytes(rec.value or b""),
-                                            rec.timestamp)
-                    i += 1
-            while i < len(want) and want[i] < nxt:
-                i += 1
-        return out
+        return {o: decode_message(k, v, ts) for o, (ts, k, v) in self._read_rows(offsets).items()}
 
     def counts(self) -> tuple[int, int, int]:
         """(visible, in flight, delayed), as ApproximateNumberOfMessages* report them."""

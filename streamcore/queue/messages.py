@@ -45,6 +45,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _ASCII_OK = b"\t\n\r" + bytes(range(0x20, 0x80))
 _U32 = struct.Struct(">I")
 _KEY_HEAD = struct.Struct(">16sH")
+PLAIN_KEY_BYTES = _KEY_HEAD.size  # a key with no optional field
 _FIELD_HEAD = struct.Struct(">BI")
 
 # Optional fields of a message record's key.

@@ -19,8 +19,11 @@ from .errors import (
     ReceiptHandleIsInvalidError,
 )
 from .messages import (
+    PLAIN_KEY_BYTES,
     StoredMessage,
     decode_attributes,
+    decode_message,
+    format_message_id,
     md5_hex,
     select_attributes,
 )
@@ -130,7 +133,7 @@ class ReceivingQueue(QueueBase):
         if not picks:
             return []
         try:
-            stored = self._read([p[0] for p in picks])
+            rows = self._read_rows([p[0] for p in picks])
         except QueueError:
             for p in picks:
                 st.release(p)
@@ -141,20 +144,43 @@ class ReceivingQueue(QueueBase):
         to_dlq: list[tuple[Pick, StoredMessage]] = []
         deadline = now + visibility_ms
         redrive = self.redrive
+        max_receives = redrive[1] if redrive is not None else 1 << 62
+        issue = self._service._signer.issue
+        # A plain message (a body, no attributes, group or history: the key is
+        # just id and delay) of a standard queue is answered without decoding
+        # it into a StoredMessage, when the system attributes asked for are
+        # all or none.
+        plain_ok = not self.fifo and (not system_names or "All" in system_names)
         for pick in picks:
             off, t, _g = pick
-            m = stored.get(off)
-            if m is None or (m.first_sent_ms is not None
-                             and m.first_sent_ms + self.retention_ms <= now):
+            row = rows.get(off)
+            if row is None:
                 st.discard_taken(pick)
                 gone.append(off)
                 continue
+            ts, key, value = row
             prev = t.number if t is not None else 0
-            if redrive is not None and prev >= redrive[1]:
+            if plain_ok and len(key) == PLAIN_KEY_BYTES and prev < max_receives:
+                t = st.mark_received(pick, prev + 1, deadline, now)
+                attrs = {"SenderId": self.account, "SentTimestamp": str(ts),
+                         "ApproximateReceiveCount": str(t.number),
+                         "ApproximateFirstReceiveTimestamp": str(t.first_ms)
+                         } if system_names else {}
+                out.append(Message(format_message_id(key[:16]), issue(self.incarnation, off,
+                                                                      t.number),
+                                   value.decode(), md5_hex(value), attrs))
+                received.append((off, t.number, deadline))
+                continue
+            m = decode_message(key, value, ts)
+            if m.first_sent_ms is not None and m.first_sent_ms + self.retention_ms <= now:
+                st.discard_taken(pick)
+                gone.append(off)
+                continue
+            if prev >= max_receives:
                 to_dlq.append((pick, m))
                 continue
             t = st.mark_received(pick, prev + 1, deadline, now)
-            handle = self._service._signer.issue(self.incarnation, off, t.number)
+            handle = issue(self.incarnation, off, t.number)
             out.append(self._message(m, off, handle, t, system_names, attribute_names))
             received.append((off, t.number, deadline))
         if to_dlq:

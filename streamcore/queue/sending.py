@@ -4,11 +4,14 @@ messages to the queue's log (also messages moved in from another queue)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import struct
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import streamcore
 
+from . import _native
 from .errors import (
     BatchRequestTooLongError,
     InvalidParameterValueError,
@@ -42,11 +45,16 @@ from .base import (
     _SEQ_BASE,
     _TOKEN,
     _U64,
+    MAX_BATCH_ENTRIES,
     QueueBase,
     _bad_value,
     check_batch_ids,
     new_message_ids,
 )
+
+_DELAY = struct.Struct(">H")
+_SENDER_FIELD = struct.Struct(">BI")
+_ENTRY_IDS = tuple(str(i) for i in range(MAX_BATCH_ENTRIES))
 
 
 class _Prepared:
@@ -167,6 +175,9 @@ class SendingQueue(QueueBase):
         MessageAttributes, MessageSystemAttributes, MessageDeduplicationId,
         MessageGroupId).  Entries without an Id are numbered from "0".  A
         per-entry problem fails only that entry (a BatchError in its place)."""
+        plain = self._send_plain(entries, sender_id)
+        if plain is not None:
+            return plain  # type: ignore[return-value]
         ids: list[Any] = []
         for i, e in enumerate(entries):
             if isinstance(e, str):
@@ -207,6 +218,64 @@ class SendingQueue(QueueBase):
             for i, r in zip(where, self._append(prepared), strict=True):
                 out[i] = r
         return [r for r in out if r is not None]
+
+    def _send_plain(self, entries: Sequence[str | Mapping[str, Any]],
+                    sender_id: str | None) -> list[SendResult] | None:
+        """``send_batch`` when the queue is a standard one and every entry is a
+        valid bare body (a str, or a dict of MessageBody and Id only): the
+        common case, without per-entry objects, keys and ids built in C.  None
+        when an entry needs the general path, which also reports its errors."""
+        n = len(entries)
+        if self.fifo or not 0 < n <= MAX_BATCH_ENTRIES:
+            return None
+        bodies: list[bytes] = []
+        ids: list[str] = []
+        named = False
+        limit = self.max_message_bytes
+        total = 0
+        for i, e in enumerate(entries):
+            if type(e) is str:
+                body: object = e
+                ids.append(_ENTRY_IDS[i])
+            elif type(e) is dict and "MessageBody" in e and len(e) == 1 + ("Id" in e):
+                body = e["MessageBody"]
+                ids.append(e.get("Id", _ENTRY_IDS[i]))
+                named = True
+            else:
+                return None
+            if type(body) is not str or not body:
+                return None
+            try:
+                raw = check_body(body)
+            except QueueError:
+                return None
+            if len(raw) > limit:
+                return None
+            total += len(raw)
+            bodies.append(raw)
+        if named:
+            check_batch_ids(ids, "SendMessageBatchRequestEntry")
+        if total > MAX_MESSAGE_BYTES:
+            return None
+        suffix = _DELAY.pack(self.delay_s)
+        if sender_id:
+            sender = sender_id.encode()
+            suffix += _SENDER_FIELD.pack(F_SENDER_ID, len(sender)) + sender
+        keys, mids = _native.message_keys(os.urandom(16 * n), suffix)
+        md5s = [md5_hex(raw) for raw in bodies]
+        with self._lock:
+            self._check_alive()
+            now = self._service.now_ms()
+            st = self._loaded(now)
+            log, _ = self._open_logs()
+            try:
+                first = self._service._write(log, bodies, keys, now)
+            except streamcore.StreamcoreError as exc:
+                raise from_storage(exc) from exc
+            self._ops_since_checkpoint += n
+            st.add_many(first, n, now + self.delay_s * 1000, now)
+            self._notify()
+        return [SendResult(mids[i], md5s[i], None, None, None, ids[i]) for i in range(n)]
 
     def _append(self, prepared: list[_Prepared]) -> list[SendResult]:
         with self._lock:

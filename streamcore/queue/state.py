@@ -257,6 +257,16 @@ class MessageState:
         else:
             self.n_visible += 1
 
+    def add_many(self, first: int, n: int, visible_at: int, now: int) -> None:
+        """Messages without a group were appended at ``first`` .. ``first + n - 1``."""
+        if visible_at > now or self.fifo:
+            for off in range(first, first + n):
+                self.add(off, visible_at, now, None)
+            return
+        if first + n > self.end:
+            self.end = first + n
+        self.n_visible += n
+
     def advance(self, now: int) -> bool:
         """Apply due delays and ended visibility timeouts; True if any message became visible."""
         changed = False

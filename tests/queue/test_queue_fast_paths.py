@@ -1,0 +1,120 @@
+"""The common cases have paths of their own (a batch of bare bodies on a
+standard queue; receiving a message that has nothing but a body): each is
+checked here against the general path, which the same messages take when an
+entry carries one more field, and against the errors SQS gives."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamcore.queue import (
+    BatchEntryIdsNotDistinctError,
+    BatchError,
+    BatchRequestTooLongError,
+    Message,
+    QueueService,
+    SendResult,
+)
+
+T0 = 1_800_000_000_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def qs(tmp_path: Path) -> Any:
+    clock = Clock()
+    with QueueService(tmp_path / "q") as service:
+        service.now_ms = clock  # type: ignore[method-assign]
+        service.clock = clock  # type: ignore[attr-defined]
+        yield service
+
+
+def _view(m: Message) -> tuple[Any, ...]:
+    return (m.body, m.md5_of_body, sorted(m.attributes.items()), m.message_attributes,
+            m.md5_of_message_attributes)
+
+
+@pytest.mark.parametrize("sender", [None, "AIDAEXAMPLE"])
+@pytest.mark.parametrize("names", [("All",), (), ("SentTimestamp",), None])
+def test_plain_batches_answer_as_the_general_path_does(qs: Any, sender: str | None,
+                                                        names: tuple[str, ...] | None) -> None:
+    rnd = random.Random(7)
+    texts = ["".join(rnd.choice("ab \té\U0001F600") for _ in range(rnd.randint(1, 40)))
+             for _ in range(10)]
+    fast = qs.create_queue("fast")
+    slow = qs.create_queue("slow")
+    sent_fast = fast.send_batch(texts[:5] + [{"Id": f"e{i}", "MessageBody": t}
+                                             for i, t in enumerate(texts[5:])], sender_id=sender)
+    # one more field (empty) sends the same messages down the general path
+    sent_slow = slow.send_batch([{"Id": str(i), "MessageBody": t, "MessageAttributes": None}
+                                 for i, t in enumerate(texts[:5])]
+                                + [{"Id": f"e{i}", "MessageBody": t, "DelaySeconds": None}
+                                   for i, t in enumerate(texts[5:])], sender_id=sender)
+    for a, b in zip(sent_fast, sent_slow, strict=True):
+        assert isinstance(a, SendResult) and isinstance(b, SendResult)
+        assert (a.id, a.md5_of_body, a.md5_of_message_attributes, a.sequence_number) == \
+            (b.id, b.md5_of_body, b.md5_of_message_attributes, b.sequence_number)
+        assert len(a.message_id) == 36 and a.message_id[14] == "4"  # a version 4 UUID
+    for text, r in zip(texts, sent_fast, strict=True):
+        assert isinstance(r, SendResult)
+        assert r.md5_of_body == hashlib.md5(text.encode()).hexdigest()
+    for q in (fast, slow):
+        assert q.counts() == (10, 0, 0)
+    for _ in range(2):  # a first receive, then a redelivery (receive count 2)
+        got_fast = fast.receive(10, visibility_timeout=0, attribute_names=names)
+        got_slow = slow.receive(10, visibility_timeout=0, attribute_names=names)
+        assert [_view(m) for m in got_fast] == [_view(m) for m in got_slow]
+        assert [m.body for m in got_fast] == texts
+        assert {m.message_id for m in got_fast} == {r.message_id for r in sent_fast
+                                                     if isinstance(r, SendResult)}
+    if names:
+        assert got_fast[0].attributes["SentTimestamp"] == str(T0)
+        if "All" in names:
+            assert got_fast[0].attributes["ApproximateReceiveCount"] == "2"
+            assert got_fast[0].attributes["SenderId"] == (sender or fast.account)
+    fast.delete_batch([{"Id": str(i), "ReceiptHandle": m.receipt_handle}
+                       for i, m in enumerate(got_fast)])
+    assert fast.counts() == (0, 0, 0)
+
+
+def test_a_bad_entry_in_a_plain_batch_fails_alone(qs: Any) -> None:
+    q = qs.create_queue("q")
+    out = q.send_batch(["ok", "bad \x00 char", {"Id": "x", "MessageBody": ""}, "fine"])
+    assert isinstance(out[0], SendResult) and isinstance(out[3], SendResult)
+    assert isinstance(out[1], BatchError) and out[1].code == "InvalidMessageContents"
+    assert isinstance(out[2], BatchError) and out[2].id == "x"
+    assert [m.body for m in q.receive(10)] == ["ok", "fine"]
+
+
+def test_plain_batches_keep_the_batch_limits(qs: Any) -> None:
+    q = qs.create_queue("q")
+    with pytest.raises(BatchRequestTooLongError):
+        q.send_batch(["x" * 200_000] * 6)
+    with pytest.raises(BatchEntryIdsNotDistinctError):
+        q.send_batch([{"Id": "a", "MessageBody": "1"}, {"Id": "a", "MessageBody": "2"}])
+    out = q.send_batch([{"Id": "a", "MessageBody": "y" * 300_000}], )
+    assert isinstance(out[0], SendResult)
+    small = qs.create_queue("small", attributes={"MaximumMessageSize": "1024"})
+    out = small.send_batch(["z" * 1025, "z" * 1024])
+    assert isinstance(out[0], BatchError) and isinstance(out[1], SendResult)
+    assert q.counts()[0] == 1 and small.counts()[0] == 1
+
+
+def test_plain_batches_on_a_delay_queue_wait_their_delay(qs: Any) -> None:
+    q = qs.create_queue("later", attributes={"DelaySeconds": "5"})
+    q.send_batch(["a", "b", "c"])
+    assert q.counts() == (0, 0, 3) and q.receive(10) == []
+    qs.clock.now += 5_000
+    assert sorted(m.body for m in q.receive(10)) == ["a", "b", "c"]
