@@ -11,7 +11,6 @@ and ``GET /metrics`` (the same in Prometheus text format).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ import orjson
 from ...errors import StreamcoreError
 from ...queue import QueueService
 from ...queue.errors import QueueError, from_storage
+from ...queue.messages import format_message_id
 from . import codec
 from .actions import ACTIONS, HANDLERS, Context, Output
 from .errors import JSON_TYPE, XML_TYPE, Fault, json_error, query_error
@@ -121,9 +121,9 @@ class SqsApp:
             output = HANDLERS[action](ctx, params)
         except Exception as exc:  # noqa: BLE001 - every error becomes an SQS error response
             return json_error(self._fault(exc), request_id)
-        if inspect.isawaitable(output):
-            return self._json_later(output, request_id)
-        return self._json_ok(output, request_id)
+        if output is None or isinstance(output, dict):  # answered now (else: a long poll)
+            return self._json_ok(output, request_id)
+        return self._json_later(output, request_id)
 
     @staticmethod
     def _json_ok(output: Output, request_id: str) -> Response:
@@ -169,9 +169,9 @@ class SqsApp:
             output = HANDLERS[action](ctx, members)
         except Exception as exc:  # noqa: BLE001 - every error becomes an SQS error response
             return self._query_fault(exc, request_id)
-        if inspect.isawaitable(output):
-            return self._query_later(action, output, request_id)
-        return self._query_ok(action, output, request_id)
+        if output is None or isinstance(output, dict):
+            return self._query_ok(action, output, request_id)
+        return self._query_later(action, output, request_id)
 
     @staticmethod
     def _query_ok(action: str, output: Output, request_id: str) -> Response:
@@ -257,8 +257,7 @@ class SqsApp:
 
 
 def new_request_id() -> str:
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return format_message_id(os.urandom(16))
 
 
 def queue_metrics(service: QueueService) -> list[dict[str, Any]]:

@@ -56,21 +56,21 @@ def decode_json(body: bytes, shape: Struct) -> dict[str, Any]:
 
 
 def _json_value(value: Any, shape: Shape, path: str) -> Any:
-    if shape == STRING:
+    if shape is STRING:
         if not isinstance(value, str):
             raise _type_error(path, value, "a string")
         return value
-    if shape == INTEGER:
+    if shape is INTEGER:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _type_error(path, value, "an integer")
         if not -(2**63) <= value < 2**63:
             raise _type_error(path, value, "a 64-bit integer")
         return value
-    if shape == BOOLEAN:
+    if shape is BOOLEAN:
         if not isinstance(value, bool):
             raise _type_error(path, value, "a boolean")
         return value
-    if shape == BLOB:
+    if shape is BLOB:
         if not isinstance(value, str):
             raise _type_error(path, value, "base64 text")
         try:
@@ -101,7 +101,10 @@ def _json_struct(obj: dict[str, Any], shape: Struct, path: str) -> dict[str, Any
         v = obj.get(name)
         if v is None:
             continue
-        out[name] = _json_value(v, member, f"{path}.{name}" if path else name)
+        if member is STRING and type(v) is str:
+            out[name] = v  # the common case: nothing to convert, no path to name
+        else:
+            out[name] = _json_value(v, member, f"{path}.{name}" if path else name)
     for name in shape.required:
         if name not in out:
             raise _missing(name)
@@ -157,14 +160,14 @@ def _query_scalar(node: Node, shape: str, path: str) -> Any:
     text = node.get(_LEAF)
     if text is None:
         raise _type_error(path, None, shape)
-    if shape == STRING:
+    if shape is STRING:
         return text
-    if shape == INTEGER:
+    if shape is INTEGER:
         t = text.strip()
         if not t or not (t.isdigit() or (t[0] in "+-" and t[1:].isdigit())) or len(t) > 20:
             raise _type_error(path, text, "an integer")
         return int(t)
-    if shape == BOOLEAN:
+    if shape is BOOLEAN:
         if text.lower() not in ("true", "false"):
             raise _type_error(path, text, "true or false")
         return text.lower() == "true"
