@@ -288,6 +288,19 @@ def encode_key(raw_id: bytes, delay_seconds: int, fields: list[tuple[int, bytes]
     return b"".join(parts)
 
 
+def plain_sender(key: bytes, default: str) -> str | None:
+    """For the key of a plain message (id, delay and at most a sender: no
+    attributes, group, dedup id or history), its sender (``default`` when the
+    key names none); None for any other key."""
+    n = len(key)
+    if n == PLAIN_KEY_BYTES:
+        return default
+    if (n > PLAIN_KEY_BYTES + 5 and key[PLAIN_KEY_BYTES] == F_SENDER_ID
+            and n == PLAIN_KEY_BYTES + 5 + int.from_bytes(key[19:23], "big")):
+        return key[23:].decode()
+    return None
+
+
 def decode_key(key: bytes) -> tuple[bytes, int, dict[int, bytes]]:
     raw_id, delay = _KEY_HEAD.unpack_from(key, 0)
     fields: dict[int, bytes] = {}

@@ -19,12 +19,12 @@ from .errors import (
     ReceiptHandleIsInvalidError,
 )
 from .messages import (
-    PLAIN_KEY_BYTES,
     StoredMessage,
     decode_attributes,
     decode_message,
     format_message_id,
     md5_hex,
+    plain_sender,
     select_attributes,
 )
 from .results import BatchError, Message
@@ -146,11 +146,11 @@ class ReceivingQueue(QueueBase):
         redrive = self.redrive
         max_receives = redrive[1] if redrive is not None else 1 << 62
         issue = self._service._signer.issue
-        # A plain message (a body, no attributes, group or history: the key is
-        # just id and delay) of a standard queue is answered without decoding
-        # it into a StoredMessage, when the system attributes asked for are
-        # all or none.
+        # A plain message (a body and perhaps a sender; no attributes, group or
+        # history) of a standard queue is answered without decoding it into a
+        # StoredMessage, when the system attributes asked for are all or none.
         plain_ok = not self.fifo and (not system_names or "All" in system_names)
+        account = self.account
         for pick in picks:
             off, t, _g = pick
             row = rows.get(off)
@@ -160,9 +160,10 @@ class ReceivingQueue(QueueBase):
                 continue
             ts, key, value = row
             prev = t.number if t is not None else 0
-            if plain_ok and len(key) == PLAIN_KEY_BYTES and prev < max_receives:
+            sender = plain_sender(key, account) if plain_ok and prev < max_receives else None
+            if sender is not None:
                 t = st.mark_received(pick, prev + 1, deadline, now)
-                attrs = {"SenderId": self.account, "SentTimestamp": str(ts),
+                attrs = {"SenderId": sender, "SentTimestamp": str(ts),
                          "ApproximateReceiveCount": str(t.number),
                          "ApproximateFirstReceiveTimestamp": str(t.first_ms)
                          } if system_names else {}

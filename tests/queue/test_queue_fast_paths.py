@@ -89,6 +89,27 @@ def test_plain_batches_answer_as_the_general_path_does(qs: Any, sender: str | No
     assert fast.counts() == (0, 0, 0)
 
 
+@pytest.mark.parametrize("sender", [None, "AIDAEXAMPLE", "ünïcode"])
+def test_a_plain_receive_answers_as_the_general_path_does(qs: Any, sender: str | None) -> None:
+    q = qs.create_queue("q")
+    q.send_batch(["a", {"Id": "x", "MessageBody": "b"}], sender_id=sender)
+    every = ("SenderId", "SentTimestamp", "ApproximateReceiveCount",
+             "ApproximateFirstReceiveTimestamp")
+    plain = q.receive(10, visibility_timeout=0, attribute_names=("All",))
+    qs.clock.now += 1000
+    general = q.receive(10, visibility_timeout=0, attribute_names=every)  # names, not "All"
+    assert [_view(m)[:2] for m in plain] == [_view(m)[:2] for m in general]
+    for p, g in zip(plain, general, strict=True):
+        assert p.message_id == g.message_id
+        assert p.attributes["SenderId"] == g.attributes["SenderId"] == (sender or q.account)
+        assert p.attributes["SentTimestamp"] == g.attributes["SentTimestamp"] == str(T0)
+        assert p.attributes["ApproximateFirstReceiveTimestamp"] == \
+            g.attributes["ApproximateFirstReceiveTimestamp"] == str(T0)
+        assert (p.attributes["ApproximateReceiveCount"],
+                g.attributes["ApproximateReceiveCount"]) == ("1", "2")
+        assert set(p.attributes) == set(g.attributes)
+
+
 def test_a_bad_entry_in_a_plain_batch_fails_alone(qs: Any) -> None:
     q = qs.create_queue("q")
     out = q.send_batch(["ok", "bad \x00 char", {"Id": "x", "MessageBody": ""}, "fine"])

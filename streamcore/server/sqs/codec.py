@@ -82,7 +82,13 @@ def _json_value(value: Any, shape: Shape, path: str) -> Any:
             raise _type_error(path, value, "a list")
         if len(value) > MAX_LIST:
             raise _type_error(path, "...", f"at most {MAX_LIST} items")
-        return [_json_value(v, shape.member, f"{path}.{i + 1}") for i, v in enumerate(value)]
+        member = shape.member
+        if isinstance(member, Struct) and all(type(v) is dict for v in value):
+            try:  # batch entries: no path to name unless one is wrong
+                return [_json_struct(v, member, "") for v in value]
+            except (InvalidParameterValueError, MissingParameterError):
+                pass  # again, naming where
+        return [_json_value(v, member, f"{path}.{i + 1}") for i, v in enumerate(value)]
     if isinstance(shape, MapOf):
         if not isinstance(value, dict):
             raise _type_error(path, value, "a map")

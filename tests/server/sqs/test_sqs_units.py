@@ -147,6 +147,25 @@ def test_fuzz_decode_json(action: str, value: Any, raw: bytes, use_raw: bool) ->
     _decode_json_or_error(raw if use_raw else json.dumps(value).encode(), action)
 
 
+@pytest.mark.parametrize(("entries", "where", "why"), [
+    ([{"Id": "a", "ReceiptHandle": "h"}, {"Id": 5, "ReceiptHandle": "h"}], "Entries.2.Id",
+     "a string"),
+    ([{"Id": "a", "ReceiptHandle": "h"}, {"Id": "b", "ReceiptHandle": ["h"]}],
+     "Entries.2.ReceiptHandle", "a string"),
+    ([{"Id": "a", "ReceiptHandle": "h"}, "entry"], "Entries.2", "a structure"),
+])
+def test_a_bad_batch_entry_is_named_by_its_path(entries: list[Any], where: str,
+                                                 why: str) -> None:
+    import json
+
+    body = json.dumps({"QueueUrl": "u", "Entries": entries}).encode()
+    with pytest.raises(QueueError, match=rf"parameter {where} is invalid. Reason: must be {why}"):
+        codec.decode_json(body, INPUTS["DeleteMessageBatch"])
+    with pytest.raises(QueueError, match="must contain the parameter ReceiptHandle"):
+        codec.decode_json(json.dumps({"QueueUrl": "u", "Entries": [{"Id": "a"}]}).encode(),
+                          INPUTS["DeleteMessageBatch"])
+
+
 _qkey = st.lists(st.sampled_from(
     ["Attribute", "MessageAttribute", "SendMessageBatchRequestEntry", "Tag", "1", "2", "0",
      "-1", "99999999999", "Name", "Value", "DataType", "StringValue", "BinaryValue", "Id",
