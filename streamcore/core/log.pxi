@@ -111,7 +111,6 @@ cdef object _recovery_report(const sc_recovery_report *r):
 def _checked_batches(Log log, BatchView view):
     """The batches of a view read from log, checked (BatchView.batches); a bad
     one raises CorruptBatchError saying where it is stored."""
-    where = f"log {log._path!r}, segment {view.segment_base_offset:020d}.log"
     batches = view.batches(validate=True)
     while True:
         try:
@@ -119,6 +118,7 @@ def _checked_batches(Log log, BatchView view):
         except StopIteration:
             return
         except CorruptBatchError as exc:
+            where = f"log {log._path!r}, segment {view.segment_base_offset:020d}.log"
             raise CorruptBatchError(f"{where}, batches from position {view.position}: {exc}") from None
         yield batch
 
