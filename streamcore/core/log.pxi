@@ -672,7 +672,11 @@ cdef class Log:
             if at < self.start_offset or at >= self.end_offset:
                 i += 1
                 continue
-            view = self.read(at, 1)  # the batch holding ``at`` (reads return whole batches)
+            try:
+                view = self.read(at, 1)  # the batch holding ``at`` (reads return whole batches)
+            except OffsetOutOfRangeError:  # the start moved since (delete_records, retention)
+                i += 1
+                continue
             if len(view) == 0:
                 break
             for batch in _checked_batches(self, view):

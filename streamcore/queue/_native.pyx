@@ -58,7 +58,7 @@ cdef const uint8_t *_key16(bytes key) except NULL:
     return <const uint8_t *>PyBytes_AS_STRING(key)
 
 
-def siphash(bytes key, bytes data, int out_len=16):
+def siphash(bytes key not None, bytes data not None, int out_len=16):
     """SipHash-2-4 of ``data`` under a 16-byte key: 8 or 16 bytes, little-endian."""
     cdef uint8_t out[16]
     if out_len != 8 and out_len != 16:
@@ -82,7 +82,7 @@ cdef inline uint64_t _get_be(const uint8_t *p, int n):
     return v
 
 
-def issue_handle(bytes key, uint64_t incarnation, uint64_t offset, uint32_t number):
+def issue_handle(bytes key not None, uint64_t incarnation, uint64_t offset, uint32_t number):
     """A signed version 2 receipt handle (50 URL-safe base64 characters)."""
     cdef const uint8_t *k = _key16(key)
     cdef uint8_t raw[RAW]
@@ -105,7 +105,7 @@ def issue_handle(bytes key, uint64_t incarnation, uint64_t offset, uint32_t numb
     return out
 
 
-def check_handle(bytes key, object handle):
+def check_handle(bytes key not None, object handle):
     """(incarnation, offset, receive number) of a genuine version 2 handle;
     None for anything else (wrong length, alphabet, version or tag)."""
     cdef const uint8_t *k = _key16(key)
@@ -159,14 +159,14 @@ cdef str _format_id(const uint8_t *p):
     return out
 
 
-def format_message_id(bytes raw):
+def format_message_id(bytes raw not None):
     """A 16-byte message id as SQS shows it: 8-4-4-4-12 lowercase hex digits."""
     if PyBytes_GET_SIZE(raw) != 16:
         raise ValueError("a message id is 16 bytes")
     return _format_id(<const uint8_t *>PyBytes_AS_STRING(raw))
 
 
-def message_keys(bytes random, bytes suffix):
+def message_keys(bytes random not None, bytes suffix not None):
     """Message ids and record keys for a batch: ``random`` holds 16 bytes per
     message, made a version 4 UUID each; every key is that id then ``suffix``
     (the delay and any fields the batch shares).  (keys, message id strings)."""

@@ -75,9 +75,10 @@ def check_batch_ids(ids: Sequence[object], what: str) -> None:
         raise EmptyBatchRequestError(f"There should be at least one {what} in the request.")
     if len(ids) > MAX_BATCH_ENTRIES:
         raise TooManyEntries(len(ids))
-    if (all(type(i) is str for i in ids) and len(set(ids)) == len(ids)
-            and _BATCH_IDS.match("\n".join(ids) + "\n")):  # type: ignore[arg-type]
-        return  # all well formed and distinct (one match for the lot); else find which is not
+    if all(type(i) is str for i in ids) and len(set(ids)) == len(ids):
+        joined = "\n".join(ids) + "\n"  # type: ignore[arg-type]
+        if joined.count("\n") == len(ids) and _BATCH_IDS.match(joined):
+            return  # all well formed and distinct (one match for the lot); else find which is not
     seen: set[object] = set()
     for i in ids:
         if not isinstance(i, str) or not _BATCH_ID.match(i):

@@ -28,7 +28,6 @@ from .errors import ReceiptHandleIsInvalidError
 _PAYLOAD = struct.Struct(">BQQI")
 _TAG_BYTES = 16
 _V1 = 1
-_V1_PREFIX = "AQ"  # the base64 of a first byte 0x01
 _ENCODED_LEN = (_PAYLOAD.size + _TAG_BYTES) * 4 // 3 + 1  # 50 characters, no padding
 KEY_BYTES = 32
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -93,10 +92,9 @@ class HandleSigner:
         found = _native.check_handle(self._sip_key, handle)
         if found is not None:
             return found
-        if (not isinstance(handle, str) or len(handle) != _ENCODED_LEN
-                or not handle.startswith(_V1_PREFIX)):
+        if not isinstance(handle, str) or len(handle) != _ENCODED_LEN:
             raise _invalid(handle)
-        try:
+        try:  # a version 1 handle, perhaps
             raw = binascii.a2b_base64(handle.encode("ascii").translate(_FROM_URLSAFE) + b"==")
         except (binascii.Error, ValueError):
             raise _invalid(handle) from None
@@ -106,7 +104,8 @@ class HandleSigner:
         if not hmac.compare_digest(raw[_PAYLOAD.size:], self._tag(payload)):
             raise _invalid(handle)
         version, incarnation, offset, number = _PAYLOAD.unpack(payload)
-        if version != _V1:
+        if version != _V1 or binascii.b2a_base64(raw).translate(_URLSAFE)[:_ENCODED_LEN] \
+                != handle.encode("ascii"):  # one spelling per handle: unused bits are zero
             raise _invalid(handle)
         return incarnation, offset, number
 

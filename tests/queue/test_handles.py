@@ -113,6 +113,17 @@ def test_every_changed_character_is_refused() -> None:
             _refused(signer, h[:i] + c + h[i + 1:])
 
 
+def test_native_calls_refuse_none() -> None:
+    for call in (lambda: _native.siphash(KEY, None), lambda: _native.siphash(None, b""),  # type: ignore[arg-type]
+                 lambda: _native.issue_handle(None, 1, 2, 3),  # type: ignore[arg-type]
+                 lambda: _native.check_handle(None, "x"),  # type: ignore[arg-type]
+                 lambda: _native.format_message_id(None),  # type: ignore[arg-type]
+                 lambda: _native.message_keys(None, b""),  # type: ignore[arg-type]
+                 lambda: _native.message_keys(b"", None)):  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            call()
+
+
 def test_other_keys_lengths_and_types_are_refused() -> None:
     signer = HandleSigner(os.urandom(32))
     other = HandleSigner(os.urandom(32))
@@ -127,13 +138,27 @@ def test_other_keys_lengths_and_types_are_refused() -> None:
         last | 1])
 
 
-def test_version_1_handles_issued_before_still_work() -> None:
-    key = os.urandom(32)
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**63 - 1), st.integers(0, 2**32 - 1))
+def test_version_1_handles_issued_before_still_work(incarnation: int, offset: int,
+                                                   number: int) -> None:
+    key = bytes(range(32))
     signer = HandleSigner(key)
-    v1 = signer.issue_v1(9, 10, 11)
-    assert v1.startswith("AQ") and len(v1) == 50
-    assert signer.check(v1) == (9, 10, 11)
-    assert HandleSigner(key).check(v1) == (9, 10, 11)  # a restart derives the same keys
-    _refused(HandleSigner(os.urandom(32)), v1)
-    forged = v1[:20] + ("A" if v1[20] != "A" else "B") + v1[21:]
-    _refused(signer, forged)
+    v1 = signer.issue_v1(incarnation, offset, number)
+    assert len(v1) == 50
+    assert signer.check(v1) == (incarnation, offset, number)
+    assert HandleSigner(key).check(v1) == (incarnation, offset, number)  # after a restart
+    _refused(HandleSigner(bytes(32)), v1)
+
+
+def test_version_1_handles_are_refused_when_tampered_with() -> None:
+    signer = HandleSigner(os.urandom(32))
+    for incarnation in (9, 0xDEADBEEFDEADBEEF, 1 << 60, 2**64 - 1):
+        v1 = signer.issue_v1(incarnation, 10, 11)
+        assert signer.check(v1)[0] == incarnation
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        for i in range(len(v1)):
+            for c in (alphabet[(alphabet.index(v1[i]) + 1) % 64], "+", "/", "=", "\x00"):
+                _refused(signer, v1[:i] + c + v1[i + 1:])
+        last = alphabet.index(v1[-1])
+        _refused(signer, v1[:-1] + alphabet[last | 1])  # the same bytes, spelt another way

@@ -17,6 +17,7 @@ from streamcore.queue import (
     BatchEntryIdsNotDistinctError,
     BatchError,
     BatchRequestTooLongError,
+    InvalidBatchEntryIdError,
     Message,
     QueueService,
     SendResult,
@@ -133,6 +134,17 @@ def test_plain_batches_keep_the_batch_limits(qs: Any) -> None:
     out = small.send_batch(["z" * 1025, "z" * 1024])
     assert isinstance(out[0], BatchError) and isinstance(out[1], SendResult)
     assert q.counts()[0] == 1 and small.counts()[0] == 1
+
+
+@pytest.mark.parametrize("bad", ["a\nb", "a" * 80 + "\n" + "b" * 80, "a\n", "\na", "a" * 81,
+                                 "a b", "é", ""])
+def test_batch_ids_are_checked_one_by_one_in_effect(qs: Any, bad: str) -> None:
+    q = qs.create_queue("q")
+    with pytest.raises(InvalidBatchEntryIdError):
+        q.send_batch([{"Id": "ok", "MessageBody": "x"}, {"Id": bad, "MessageBody": "y"}])
+    with pytest.raises(InvalidBatchEntryIdError):
+        q.delete_batch([{"Id": bad, "ReceiptHandle": "h"}])
+    assert q.counts() == (0, 0, 0)
 
 
 def test_plain_batches_on_a_delay_queue_wait_their_delay(qs: Any) -> None:
