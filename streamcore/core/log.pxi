@@ -682,7 +682,7 @@ cdef class Log:
             for batch in _checked_batches(self, view):
                 i = _wanted_records(<Batch>batch, want, i, out)
             nxt = view.next_offset
-            if nxt <= at:
+            if nxt <= at:  # a view always ends past the offset it was read at; never spin on one
                 i += 1
                 continue
             while i < n and want[i] < nxt:

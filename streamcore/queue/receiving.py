@@ -47,6 +47,14 @@ from .base import (
 )
 
 
+def _plain_attributes(sender: str, sent_ms: int, t: Tracked) -> dict[str, str]:
+    """Every system attribute a message of a standard queue has when it has
+    no group, trace header or dead-letter source: what "All" asks for, in one step."""
+    return {"SenderId": sender, "SentTimestamp": str(sent_ms),
+            "ApproximateReceiveCount": str(t.number),
+            "ApproximateFirstReceiveTimestamp": str(t.first_ms)}
+
+
 class ReceivingQueue(QueueBase):
     def check_receive_args(self, max_messages: int, wait_seconds: int | None,
                             visibility_timeout: int | None, attempt_id: str | None) -> None:
@@ -75,11 +83,8 @@ class ReceivingQueue(QueueBase):
         attrs: dict[str, str]
         if (not self.fifo and m.group_id is None and not m.system_attributes
                 and m.dlq_source_arn is None and "All" in system_names):
-            # the common case, in one step: every system attribute a plain message has
-            attrs = {"SenderId": m.sender_id or self.account,
-                     "SentTimestamp": str(m.first_sent_ms or m.sent_ms),
-                     "ApproximateReceiveCount": str(t.number),
-                     "ApproximateFirstReceiveTimestamp": str(t.first_ms)}
+            attrs = _plain_attributes(m.sender_id or self.account, m.first_sent_ms or m.sent_ms,
+                                      t)
         elif system_names:
             attrs = {}
             every = "All" in system_names
@@ -163,10 +168,7 @@ class ReceivingQueue(QueueBase):
             sender = plain_sender(key, account) if plain_ok and prev < max_receives else None
             if sender is not None:
                 t = st.mark_received(pick, prev + 1, deadline, now)
-                attrs = {"SenderId": sender, "SentTimestamp": str(ts),
-                         "ApproximateReceiveCount": str(t.number),
-                         "ApproximateFirstReceiveTimestamp": str(t.first_ms)
-                         } if system_names else {}
+                attrs = _plain_attributes(sender, ts, t) if system_names else {}
                 out.append(Message(format_message_id(key[:16]), issue(self.incarnation, off,
                                                                       t.number),
                                    value.decode(), md5_hex(value), attrs))

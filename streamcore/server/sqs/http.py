@@ -258,10 +258,7 @@ class _Connection(asyncio.Protocol):
         self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        n = self.header_bytes + len(name) + len(value) + 4
-        if n > self.server.max_header_bytes:
-            self._count(n - self.header_bytes)  # refuses
-        self.header_bytes = n
+        self._count(len(name) + len(value) + 4)
         self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def _count(self, n: int) -> None:
