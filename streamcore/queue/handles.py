@@ -79,13 +79,6 @@ class HandleSigner:
     def issue(self, incarnation: int, offset: int, receive_number: int) -> str:
         return _native.issue_handle(self._sip_key, incarnation, offset, receive_number)
 
-    def issue_v1(self, incarnation: int, offset: int, receive_number: int) -> str:
-        """A version 1 handle, as issued before version 2 (kept to test that they still work)."""
-        payload = _PAYLOAD.pack(_V1, incarnation, offset, receive_number)
-        tag = hashlib.blake2b(payload, digest_size=_TAG_BYTES, key=self._key).digest()
-        # 37 bytes: 50 base64 characters, then "=" padding and a newline cut off
-        return binascii.b2a_base64(payload + tag).translate(_URLSAFE)[:_ENCODED_LEN].decode()
-
     def check(self, handle: object) -> tuple[int, int, int]:
         """(incarnation, offset, receive number) of a genuine handle, else
         ReceiptHandleIsInvalidError."""

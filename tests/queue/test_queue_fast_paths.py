@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from queue_clock import T0, Clock
 
 from streamcore.queue import (
     BatchEntryIdsNotDistinctError,
@@ -22,16 +23,6 @@ from streamcore.queue import (
     QueueService,
     SendResult,
 )
-
-T0 = 1_800_000_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from queue_clock import Clock
 
 import streamcore
 from streamcore.queue import (
@@ -18,19 +19,6 @@ from streamcore.queue import (
     QueueService,
     ReceiptHandleIsInvalidError,
 )
-
-T0 = 1_800_000_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1000)
 
 
 def open_service(path: Path, clock: Clock, **kw: Any) -> QueueService:
