@@ -23,7 +23,6 @@ from .messages import (
     decode_attributes,
     decode_message,
     format_message_id,
-    md5_hex,
     plain_sender,
     select_attributes,
 )
@@ -116,8 +115,7 @@ class ReceivingQueue(QueueBase):
             mattrs, md5_attrs = select_attributes(m.attributes, attribute_names)
         else:
             mattrs, md5_attrs = {}, None
-        return Message(m.message_id, handle, m.body, md5_hex(m.body_bytes), attrs, mattrs,
-                       md5_attrs)
+        return Message(m.message_id, handle, m.body, None, attrs, mattrs, md5_attrs)
 
     def _receive_now(self, max_n: int, visibility_ms: int, now: int,
                      system_names: frozenset[str], attribute_names: tuple[str, ...] | None,
@@ -171,7 +169,7 @@ class ReceivingQueue(QueueBase):
                 attrs = _plain_attributes(sender, ts, t) if system_names else {}
                 out.append(Message(format_message_id(key[:16]), issue(self.incarnation, off,
                                                                       t.number),
-                                   value.decode(), md5_hex(value), attrs))
+                                   value.decode(), None, attrs))
                 received.append((off, t.number, deadline))
                 continue
             m = decode_message(key, value, ts)

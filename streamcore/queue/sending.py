@@ -60,14 +60,13 @@ _ENTRY_IDS = tuple(str(i) for i in range(MAX_BATCH_ENTRIES))
 class _Prepared:
     """A validated message, ready to append."""
 
-    __slots__ = ("body", "key_fields", "delay", "group", "dedup_key", "dedup_id", "md5_body",
-                 "md5_attrs", "md5_sys", "size", "entry_id")
+    __slots__ = ("body", "key_fields", "delay", "group", "dedup_key", "dedup_id", "md5_attrs",
+                 "md5_sys", "size", "entry_id")
 
     def __init__(self) -> None:
         self.body = b""
         self.size = 0
         self.delay = 0
-        self.md5_body = ""
         self.key_fields: list[tuple[int, bytes]] = []
         self.group: str | None = None
         self.dedup_key: str | None = None
@@ -91,7 +90,6 @@ class SendingQueue(QueueBase):
                     "One or more parameters are invalid. Reason: Message must be shorter than "
                     f"{self.max_message_bytes} bytes.")
             p.delay = self.delay_s
-            p.md5_body = md5_hex(raw)
             if sender_id:
                 p.key_fields.append((F_SENDER_ID, sender_id.encode()))
             return p
@@ -154,7 +152,6 @@ class SendingQueue(QueueBase):
             fields.append((F_DEDUP_ID, dedup_id.encode()))
         if sender_id:
             fields.append((F_SENDER_ID, sender_id.encode()))
-        p.md5_body = md5_hex(p.body)
         return p
 
     def send(self, body: str, attributes: Mapping[str, Any] | None = None,
@@ -262,7 +259,6 @@ class SendingQueue(QueueBase):
             sender = sender_id.encode()
             suffix += _SENDER_FIELD.pack(F_SENDER_ID, len(sender)) + sender
         keys, mids = _native.message_keys(os.urandom(16 * n), suffix)
-        md5s = [md5_hex(raw) for raw in bodies]
         with self._lock:
             self._check_alive()
             now = self._service.now_ms()
@@ -275,7 +271,8 @@ class SendingQueue(QueueBase):
             self._ops_since_checkpoint += n
             st.add_many(first, n, now + self.delay_s * 1000, now)
             self._notify()
-        return [SendResult(mids[i], md5s[i], None, None, None, ids[i]) for i in range(n)]
+        return [SendResult(mids[i], None, None, None, None, ids[i], body=bodies[i])
+                for i in range(n)]
 
     def _append(self, prepared: list[_Prepared]) -> list[SendResult]:
         with self._lock:
@@ -290,8 +287,8 @@ class SendingQueue(QueueBase):
                     assert p.dedup_key is not None
                     seen = self._dedup.get(p.dedup_key, now)
                     if seen is not None:
-                        results[i] = SendResult(seen[1], p.md5_body, p.md5_attrs, p.md5_sys,
-                                                seen[2], p.entry_id)
+                        results[i] = SendResult(seen[1], None, p.md5_attrs, p.md5_sys,
+                                                seen[2], p.entry_id, body=p.body)
                     elif p.dedup_key in batch_keys:
                         batch_keys[p.dedup_key] = batch_keys[p.dedup_key]  # resolved below
                     else:
@@ -322,8 +319,8 @@ class SendingQueue(QueueBase):
                     st.add(off, now + p.delay * 1000, now, p.group if self.fifo else None)
                     if p.dedup_key is not None:
                         self._dedup.add(p.dedup_key, now, mid, seq, off)
-                    results[i] = SendResult(mid, p.md5_body, p.md5_attrs, p.md5_sys, seq,
-                                            p.entry_id)
+                    results[i] = SendResult(mid, None, p.md5_attrs, p.md5_sys, seq,
+                                            p.entry_id, body=p.body)
                 self._notify()
             if self.fifo:  # repeats within the batch answer like the entry they repeat
                 for i, p in enumerate(prepared):
@@ -331,8 +328,9 @@ class SendingQueue(QueueBase):
                         first_i = batch_keys[p.dedup_key or ""]
                         r = results[first_i]
                         assert r is not None
-                        results[i] = SendResult(r.message_id, p.md5_body, p.md5_attrs,
-                                                p.md5_sys, r.sequence_number, p.entry_id)
+                        results[i] = SendResult(r.message_id, None, p.md5_attrs,
+                                                p.md5_sys, r.sequence_number, p.entry_id,
+                                                body=p.body)
             return [r for r in results if r is not None]
 
     def _accept_moved(self, messages: list[StoredMessage], dlq_source: str | None,

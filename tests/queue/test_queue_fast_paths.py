@@ -144,3 +144,31 @@ def test_plain_batches_on_a_delay_queue_wait_their_delay(qs: Any) -> None:
     assert q.counts() == (0, 0, 3) and q.receive(10) == []
     qs.clock.now += 5_000
     assert sorted(m.body for m in q.receive(10)) == ["a", "b", "c"]
+
+
+def test_body_digests_computed_when_read_match_an_independent_md5(qs: Any) -> None:
+    """The MD5 of a body is computed the first time it is read, on every path
+    (plain batch, general send, FIFO, receive): the same digest either way."""
+    q = qs.create_queue("q")
+    fifo = qs.create_queue("q.fifo", attributes={"FifoQueue": "true",
+                                                  "ContentBasedDeduplication": "true"})
+    bodies = ["plain", "wïth attrs \U0001F600", "fifo body"]
+    sent = [*q.send_batch([bodies[0]]),
+            q.send(bodies[1], attributes={"a": {"DataType": "String", "StringValue": "v"}}),
+            fifo.send(bodies[2], group_id="g"),
+            fifo.send(bodies[2], group_id="g")]  # a duplicate answers like the first
+    expect = [hashlib.md5(b.encode()).hexdigest() for b in [*bodies, bodies[2]]]
+    for r, digest in zip(sent, expect, strict=True):
+        assert isinstance(r, SendResult)
+        assert f"md5_of_body={digest!r}" in repr(r)
+        assert r.md5_of_body == digest
+    assert sent[2] == sent[3]  # the same id and sequence number
+    got = q.receive(10, visibility_timeout=0) + fifo.receive(10)
+    assert sorted(m.md5_of_body for m in got) == sorted(expect[:3])
+    for m in got:
+        assert m.md5_of_body == hashlib.md5(m.body.encode()).hexdigest()
+    again = q.receive(10, visibility_timeout=0)
+    first = sorted(got[:2], key=lambda m: m.body)
+    second = sorted(again, key=lambda m: m.body)
+    assert [m.md5_of_body for m in second] == [m.md5_of_body for m in first]
+    assert second[0] != first[0]  # a new receipt handle and receive count
