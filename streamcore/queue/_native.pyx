@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The queue's per-message work that Python would spend microseconds on, in C:
-receipt handles (build, sign, encode; decode, verify), message ids and the
-record keys of a batch of plain messages.
+receipt handles (build, sign, encode; decode, verify), message ids, the
+record keys of a batch of plain messages, and a standard queue's message
+state (``standard_state.pxi``).
 
 A version 2 receipt handle is URL-safe base64 (no padding) of
 
@@ -197,3 +198,6 @@ def message_keys(bytes random not None, bytes suffix not None):
         mid = _format_id(raw)
         ids.append(mid)
     return keys, ids
+
+
+include "standard_state.pxi"

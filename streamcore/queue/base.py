@@ -41,7 +41,7 @@ from .messages import (
     decode_message,
     format_message_id,
 )
-from .state import DedupTable, MessageState, Snapshot
+from .state import DedupTable, MessageState, Snapshot, build_state
 
 if TYPE_CHECKING:
     from .service import QueueService
@@ -249,7 +249,7 @@ class QueueBase:
                 self._dedup.drop_below(entries[0])
         snap.drop_below(log.start_offset)
         snap.drop_from(log.end_offset)
-        self._state = st = MessageState.build(snap, now)
+        self._state = st = build_state(snap, now)
         self._ops_since_checkpoint = len(ops) + max(0, log.end_offset - scan_from)
         self._checkpoint_ms = now
         self._next_maintain_ms = 0

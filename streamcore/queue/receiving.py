@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import journal
+from ._native import StandardState, Tracked
 from .errors import (
     InvalidParameterValueError,
     MessageNotInflightError,
@@ -27,7 +28,7 @@ from .messages import (
     select_attributes,
 )
 from .results import BatchError, Message
-from .state import DedupTable, MessageState, Pick, Tracked
+from .state import DedupTable, MessageState, Pick
 
 if TYPE_CHECKING:
     pass
@@ -335,14 +336,12 @@ class ReceivingQueue(QueueBase):
 
     def _delete_one(self, st: MessageState, receipt_handle: str) -> int | None:
         off, number = self._resolve(receipt_handle)
+        if isinstance(st, StandardState):  # a stale handle (received again since)
+            return off if st.delete_received(off, number) else None  # deletes nothing
         t = st.msgs.get(off)
         if t is None:
             return None  # already deleted: DeleteMessage is idempotent
-        if t.number != number:
-            if self.fifo:
-                raise self._expired(receipt_handle)
-            return None  # received again since: a stale handle deletes nothing
-        if not t.inflight and self.fifo:
+        if t.number != number or not t.inflight:
             raise self._expired(receipt_handle)
         st.remove(off)
         return off

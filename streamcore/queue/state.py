@@ -5,14 +5,15 @@ Nothing here touches storage.  The queue calls these methods after each change
 is written; recovery rebuilds a ``MessageState`` from a ``Snapshot`` (the plain
 form a checkpoint stores) plus the operations replayed after it.
 
-Standard queues cost no memory per waiting message: every offset in
+A standard queue's state is ``StandardState``, in C (``standard_state.pxi``):
+it costs no memory per waiting message, since every offset in
 ``[fresh_lo, end)`` that is not delayed has never been received and is
-visible.  A message received at least once is ``Tracked`` (receive number,
-deadline) until deleted; a visible tracked message waits in ``ready`` (by
-offset).  FIFO queues keep, per group, a heap of its visible offsets, and a
-group with a message in flight is locked: none of its messages is handed out
-until none is in flight.  Delayed messages wait in a heap by due time;
-in-flight ones in a heap by deadline.  Heaps drop stale entries when popped.
+visible.  A FIFO queue's is ``FifoState``, here: per group, a heap of its
+visible offsets, and a group with a message in flight is locked: none of its
+messages is handed out until none is in flight.  In both, a message received
+at least once is ``Tracked`` (receive number, deadline) until deleted;
+delayed messages wait in a heap by due time, in-flight ones in a heap by
+deadline, and heaps drop stale entries when popped.
 """
 
 from __future__ import annotations
@@ -22,23 +23,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._native import StandardState, Tracked
+
 Pick = tuple[int, "Tracked | None", "str | None"]  # (offset, tracked state, FIFO group)
-
-
-class Tracked:
-    """A message received at least once (or made visible after a delay)."""
-
-    __slots__ = ("number", "deadline", "first_ms", "received_ms", "inflight", "ready", "group")
-
-    def __init__(self, number: int, deadline: int, first_ms: int, received_ms: int,
-                 group: str | None) -> None:
-        self.number = number  # receives so far (ApproximateReceiveCount)
-        self.deadline = deadline  # visibility deadline (ms) while in flight
-        self.first_ms = first_ms  # ApproximateFirstReceiveTimestamp (0: never)
-        self.received_ms = received_ms  # the latest receive (ms)
-        self.inflight = False
-        self.ready = False  # waiting in a standard queue's ready heap
-        self.group = group
 
 
 class _Group:
@@ -150,16 +137,15 @@ class Snapshot:
         return snap
 
 
-class MessageState:
-    """The live state of one queue's messages (see the module comment)."""
+class FifoState:
+    """The live state of one FIFO queue's messages (see the module comment)."""
 
-    def __init__(self, fifo: bool, end: int = 0) -> None:
-        self.fifo = fifo
+    fifo = True
+
+    def __init__(self, end: int = 0) -> None:
         self.end = end
-        self.fresh_lo = end
         self.floor = 0
         self.msgs: dict[int, Tracked] = {}
-        self.ready: list[int] = []  # standard: visible tracked offsets
         self.inflight: list[tuple[int, int]] = []  # (deadline, offset)
         self.delayed_heap: list[tuple[int, int]] = []  # (due, offset)
         self.delayed: dict[int, tuple[int, str | None]] = {}
@@ -175,10 +161,9 @@ class MessageState:
     # -- building
 
     @classmethod
-    def build(cls, snap: Snapshot, now: int) -> MessageState:
-        st = cls(snap.fifo, snap.end)
+    def build(cls, snap: Snapshot, now: int) -> FifoState:
+        st = cls(snap.end)
         st.floor = snap.floor
-        st.fresh_lo = max(snap.fresh_lo, snap.floor)
         for off, (due, group) in snap.delayed.items():
             st.delayed[off] = (due, group)
             st.delayed_heap.append((due, off))
@@ -190,36 +175,30 @@ class MessageState:
                 t.inflight = True
                 st.inflight.append((t.deadline, off))
                 st.n_inflight += 1
-                if st.fifo:
-                    st._group(group).inflight += 1
+                st._group(group).inflight += 1
             else:
                 st._make_visible(off, t)
         heapq.heapify(st.inflight)
-        if st.fifo:
-            for off, group in snap.ready.items():
-                st._group(group).heap.append(off)
-                st.n_visible += 1
-            for gid, g in st.groups.items():
-                heapq.heapify(g.heap)
-                if g.heap and not g.inflight:
-                    st.ready_groups.append((g.heap[0], gid))
-            heapq.heapify(st.ready_groups)
-        else:
-            fresh = st.end - st.fresh_lo - sum(1 for o in st.delayed if o >= st.fresh_lo)
-            st.n_visible += max(fresh, 0)
+        for off, group in snap.ready.items():
+            st._group(group).heap.append(off)
+            st.n_visible += 1
+        for gid, g in st.groups.items():
+            heapq.heapify(g.heap)
+            if g.heap and not g.inflight:
+                st.ready_groups.append((g.heap[0], gid))
+        heapq.heapify(st.ready_groups)
         return st
 
     def snapshot(self) -> Snapshot:
-        snap = Snapshot(fifo=self.fifo, end=self.end, fresh_lo=self.fresh_lo, floor=self.floor)
+        snap = Snapshot(fifo=True, end=self.end, fresh_lo=self.end, floor=self.floor)
         for off, t in self.msgs.items():
             snap.tracked[off] = [t.number, t.deadline if t.inflight else 0, t.first_ms,
                                  t.received_ms, t.group]
         snap.delayed = dict(self.delayed)
-        if self.fifo:
-            for gid, g in self.groups.items():
-                for off in g.heap:
-                    if off not in self.msgs:
-                        snap.ready[off] = gid
+        for gid, g in self.groups.items():
+            for off in g.heap:
+                if off not in self.msgs:
+                    snap.ready[off] = gid
         return snap
 
     # -- changes
@@ -233,17 +212,12 @@ class MessageState:
     def _make_visible(self, off: int, t: Tracked | None, group: str | None = None) -> None:
         """A message joins the visible ones (counted here)."""
         self.n_visible += 1
-        if self.fifo:
-            gid = t.group if t is not None else group
-            g = self._group(gid)
-            old_head = g.heap[0] if g.heap else None
-            heapq.heappush(g.heap, off)
-            if not g.inflight and (old_head is None or off < old_head):
-                heapq.heappush(self.ready_groups, (off, gid))
-        else:
-            assert t is not None
-            t.ready = True
-            heapq.heappush(self.ready, off)
+        gid = t.group if t is not None else group
+        g = self._group(gid)
+        old_head = g.heap[0] if g.heap else None
+        heapq.heappush(g.heap, off)
+        if not g.inflight and (old_head is None or off < old_head):
+            heapq.heappush(self.ready_groups, (off, gid))
 
     def add(self, offset: int, visible_at: int, now: int, group: str | None) -> None:
         """A message was appended at ``offset``."""
@@ -252,20 +226,13 @@ class MessageState:
         if visible_at > now:
             self.delayed[offset] = (visible_at, group)
             heapq.heappush(self.delayed_heap, (visible_at, offset))
-        elif self.fifo:
-            self._make_visible(offset, None, group)
         else:
-            self.n_visible += 1
+            self._make_visible(offset, None, group)
 
     def add_many(self, first: int, n: int, visible_at: int, now: int) -> None:
         """Messages without a group were appended at ``first`` .. ``first + n - 1``."""
-        if visible_at > now or self.fifo:
-            for off in range(first, first + n):
-                self.add(off, visible_at, now, None)
-            return
-        if first + n > self.end:
-            self.end = first + n
-        self.n_visible += n
+        for off in range(first, first + n):
+            self.add(off, visible_at, now, None)
 
     def advance(self, now: int) -> bool:
         """Apply due delays and ended visibility timeouts; True if any message became visible."""
@@ -278,32 +245,21 @@ class MessageState:
                 continue
             del self.delayed[off]
             changed = True
-            if self.fifo:
-                self._make_visible(off, None, d[1])
-            elif off >= self.fresh_lo:
-                self.n_visible += 1  # fresh again: the scan of the fresh range finds it
-            else:
-                t = Tracked(0, 0, 0, 0, None)
-                self.msgs[off] = t
-                self._make_visible(off, t)
+            self._make_visible(off, None, d[1])
         ih = self.inflight
         while ih and ih[0][0] <= now:
             deadline, off = heapq.heappop(ih)
-            tr = self.msgs.get(off)
-            if tr is None or not tr.inflight or tr.deadline != deadline:
+            t = self.msgs.get(off)
+            if t is None or not t.inflight or t.deadline != deadline:
                 continue
-            t = tr
             t.inflight = False
             self.n_inflight -= 1
             changed = True
-            if self.fifo:
-                g = self._group(t.group)
-                g.inflight -= 1
-                self._make_visible(off, t)
-                if not g.inflight and g.heap:
-                    heapq.heappush(self.ready_groups, (g.heap[0], t.group))
-            else:
-                self._make_visible(off, t)
+            g = self._group(t.group)
+            g.inflight -= 1
+            self._make_visible(off, t)
+            if not g.inflight and g.heap:
+                heapq.heappush(self.ready_groups, (g.heap[0], t.group))
         return changed
 
     def next_wake(self) -> int | None:
@@ -320,34 +276,16 @@ class MessageState:
 
         The caller then either ``mark_received`` or ``remove``s each one."""
         out: list[Pick] = []
-        if self.fifo:
-            rg = self.ready_groups
-            while rg and len(out) < n:
-                head, gid = heapq.heappop(rg)
-                g = self.groups.get(gid)
-                if g is None or g.inflight or not g.heap or g.heap[0] != head:
-                    continue
-                while g.heap and len(out) < n:
-                    off = heapq.heappop(g.heap)
-                    out.append((off, self.msgs.get(off), gid))
-                    g.inflight += 1
-        else:
-            ready = self.ready
-            msgs = self.msgs
-            while ready and len(out) < n:
-                off = heapq.heappop(ready)
-                t = msgs.get(off)
-                if t is None or not t.ready:
-                    continue
-                t.ready = False
-                out.append((off, t, None))
-            delayed = self.delayed
-            while self.fresh_lo < self.end and len(out) < n:
-                off = self.fresh_lo
-                self.fresh_lo = off + 1
-                if off in delayed or off in msgs:
-                    continue
-                out.append((off, None, None))
+        rg = self.ready_groups
+        while rg and len(out) < n:
+            head, gid = heapq.heappop(rg)
+            g = self.groups.get(gid)
+            if g is None or g.inflight or not g.heap or g.heap[0] != head:
+                continue
+            while g.heap and len(out) < n:
+                off = heapq.heappop(g.heap)
+                out.append((off, self.msgs.get(off), gid))
+                g.inflight += 1
         self.n_visible -= len(out)
         return out
 
@@ -369,30 +307,22 @@ class MessageState:
 
     def release(self, pick: Pick) -> None:
         """A taken message was neither received nor removed: visible again."""
-        off, t, group = pick
-        if self.fifo:
-            g = self._group(group)
-            g.inflight -= 1
-            self.n_visible += 1
-            heapq.heappush(g.heap, off)
-            if not g.inflight:
-                heapq.heappush(self.ready_groups, (g.heap[0], group))
-        elif t is None:
-            t = Tracked(0, 0, 0, 0, None)
-            self.msgs[off] = t
-            self._make_visible(off, t)
-        else:
-            self._make_visible(off, t)
+        off, _t, group = pick
+        g = self._group(group)
+        g.inflight -= 1
+        self.n_visible += 1
+        heapq.heappush(g.heap, off)
+        if not g.inflight:
+            heapq.heappush(self.ready_groups, (g.heap[0], group))
 
     def discard_taken(self, pick: Pick) -> None:
         """A taken message is gone (moved to a dead-letter queue, expired, unreadable)."""
         off, _t, group = pick
         self.msgs.pop(off, None)
-        if self.fifo:
-            g = self.groups.get(group)
-            if g is not None:
-                g.inflight -= 1
-                self._unlock(group, g)
+        g = self.groups.get(group)
+        if g is not None:
+            g.inflight -= 1
+            self._unlock(group, g)
 
     def _unlock(self, gid: str | None, g: _Group) -> None:
         if g.inflight:
@@ -411,22 +341,19 @@ class MessageState:
         t = self.msgs.pop(off, None)
         if t is None:
             return False
+        g = self.groups.get(t.group)
         if t.inflight:
             self.n_inflight -= 1
-            if self.fifo:
-                g = self.groups.get(t.group)
-                if g is not None:
-                    g.inflight -= 1
-                    self._unlock(t.group, g)
+            if g is not None:
+                g.inflight -= 1
+                self._unlock(t.group, g)
         else:
             self.n_visible -= 1
-            if self.fifo:  # drop it from its group's heap
-                g = self.groups.get(t.group)
-                if g is not None and off in g.heap:
-                    g.heap.remove(off)
-                    heapq.heapify(g.heap)
-                    if not g.inflight:
-                        self._unlock(t.group, g)
+            if g is not None and off in g.heap:  # drop it from its group's heap
+                g.heap.remove(off)
+                heapq.heapify(g.heap)
+                if not g.inflight:
+                    self._unlock(t.group, g)
         return True
 
     def drop_below(self, before: int) -> None:
@@ -435,33 +362,37 @@ class MessageState:
             return
         snap = self.snapshot()
         snap.drop_below(before)
-        self._replace(snap)
-
-    def _replace(self, snap: Snapshot) -> None:
-        now = 0  # deadlines are kept as they are; advance() applies the clock
-        fresh = MessageState.build(snap, now)
-        # build() with now=0 treats every deadline as pending; keep received-but-visible ones
-        self.__dict__.update(fresh.__dict__)
+        # now=0: every deadline kept as it is; advance() applies the clock
+        self.__dict__.update(FifoState.build(snap, 0).__dict__)
 
     def purge(self, before: int) -> None:
         self.drop_below(before)
 
     def low_watermark(self) -> int:
         """The lowest offset still live (``end`` when none is)."""
-        low = self.end if self.fifo else self.fresh_lo
+        low = self.end
         if self.msgs:
             low = min(low, min(self.msgs))
         if self.delayed:
             low = min(low, min(self.delayed))
-        if self.fifo:
-            for g in self.groups.values():
-                if g.heap:
-                    low = min(low, g.heap[0])
+        for g in self.groups.values():
+            if g.heap:
+                low = min(low, g.heap[0])
         return max(low, self.floor) if low < self.end else self.end
 
     def oldest_offset(self) -> int | None:
         low = self.low_watermark()
         return low if low < self.end else None
+
+
+MessageState = FifoState | StandardState
+
+
+def build_state(snap: Snapshot, now: int) -> MessageState:
+    """The live state a snapshot describes: in C for a standard queue."""
+    if snap.fifo:
+        return FifoState.build(snap, now)
+    return StandardState.build(snap, now)
 
 
 class DedupTable:
