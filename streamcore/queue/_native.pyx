@@ -85,7 +85,10 @@ cdef inline uint64_t _get_be(const uint8_t *p, int n):
 
 def issue_handle(bytes key not None, uint64_t incarnation, uint64_t offset, uint32_t number):
     """A signed version 2 receipt handle (50 URL-safe base64 characters)."""
-    cdef const uint8_t *k = _key16(key)
+    return _issue(_key16(key), incarnation, offset, number)
+
+
+cdef str _issue(const uint8_t *k, uint64_t incarnation, uint64_t offset, uint32_t number):
     cdef uint8_t raw[RAW]
     cdef int i, j = 0
     raw[0] = 2
@@ -109,7 +112,16 @@ def issue_handle(bytes key not None, uint64_t incarnation, uint64_t offset, uint
 def check_handle(bytes key not None, object handle):
     """(incarnation, offset, receive number) of a genuine version 2 handle;
     None for anything else (wrong length, alphabet, version or tag)."""
-    cdef const uint8_t *k = _key16(key)
+    cdef uint64_t incarnation, offset
+    cdef uint32_t number
+    if not _check(_key16(key), handle, &incarnation, &offset, &number):
+        return None
+    return incarnation, offset, number
+
+
+cdef bint _check(const uint8_t *k, object handle, uint64_t *incarnation, uint64_t *offset,
+                 uint32_t *number):
+    """Whether ``handle`` is a genuine version 2 handle under ``k``; its fields if so."""
     cdef uint8_t raw[RAW]
     cdef uint8_t tag[16]
     cdef const uint8_t *s
@@ -118,7 +130,7 @@ def check_handle(bytes key not None, object handle):
     cdef uint8_t diff = 0
     if not PyUnicode_Check(handle) or PyUnicode_KIND(handle) != PyUnicode_1BYTE_KIND \
             or PyUnicode_GET_LENGTH(handle) != ENCODED:
-        return None
+        return False
     s = <const uint8_t *>PyUnicode_DATA(handle)
     for i in range(0, 48, 4):
         a = _UNB64[s[i]]
@@ -126,7 +138,7 @@ def check_handle(bytes key not None, object handle):
         c = _UNB64[s[i + 2]]
         d = _UNB64[s[i + 3]]
         if (a | b | c | d) < 0:
-            return None
+            return False
         raw[j] = <uint8_t>((a << 2) | (b >> 4))
         raw[j + 1] = <uint8_t>(((b & 15) << 4) | (c >> 2))
         raw[j + 2] = <uint8_t>(((c & 3) << 6) | d)
@@ -134,16 +146,19 @@ def check_handle(bytes key not None, object handle):
     a = _UNB64[s[48]]
     b = _UNB64[s[49]]
     if (a | b) < 0 or (b & 15) != 0:  # one encoding per handle: the unused bits are zero
-        return None
+        return False
     raw[36] = <uint8_t>((a << 2) | (b >> 4))
     if raw[0] != 2:
-        return None
+        return False
     sc_siphash(k, raw, PAYLOAD, tag, 16)
     for i in range(16):
         diff |= tag[i] ^ raw[PAYLOAD + i]
     if diff != 0:
-        return None
-    return _get_be(raw + 1, 8), _get_be(raw + 9, 8), <uint32_t>_get_be(raw + 17, 4)
+        return False
+    incarnation[0] = _get_be(raw + 1, 8)
+    offset[0] = _get_be(raw + 9, 8)
+    number[0] = <uint32_t>_get_be(raw + 17, 4)
+    return True
 
 
 cdef str _format_id(const uint8_t *p):

@@ -73,6 +73,11 @@ class HandleSigner:
         self._sip_key = hashlib.blake2b(b"streamcore receipt handle v2", key=key,
                                         digest_size=16).digest()
 
+    @property
+    def v2_key(self) -> bytes:
+        """The key version 2 handles are signed under (for the C calls that check them)."""
+        return self._sip_key
+
     def _tag(self, payload: bytes) -> bytes:
         return hashlib.blake2b(payload, digest_size=_TAG_BYTES, key=self._key).digest()
 

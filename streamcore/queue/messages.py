@@ -45,7 +45,6 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _ASCII_OK = b"\t\n\r" + bytes(range(0x20, 0x80))
 _U32 = struct.Struct(">I")
 _KEY_HEAD = struct.Struct(">16sH")
-PLAIN_KEY_BYTES = _KEY_HEAD.size  # a key with no optional field
 _FIELD_HEAD = struct.Struct(">BI")
 
 # Optional fields of a message record's key.
@@ -286,19 +285,6 @@ def encode_key(raw_id: bytes, delay_seconds: int, fields: list[tuple[int, bytes]
         parts.append(_FIELD_HEAD.pack(tag, len(data)))
         parts.append(data)
     return b"".join(parts)
-
-
-def plain_sender(key: bytes, default: str) -> str | None:
-    """For the key of a plain message (id, delay and at most a sender: no
-    attributes, group, dedup id or history), its sender (``default`` when the
-    key names none); None for any other key."""
-    n = len(key)
-    if n == PLAIN_KEY_BYTES:
-        return default
-    if (n > PLAIN_KEY_BYTES + 5 and key[PLAIN_KEY_BYTES] == F_SENDER_ID
-            and n == PLAIN_KEY_BYTES + 5 + int.from_bytes(key[19:23], "big")):
-        return key[23:].decode()
-    return None
 
 
 def decode_key(key: bytes) -> tuple[bytes, int, dict[int, bytes]]:

@@ -23,8 +23,6 @@ from .messages import (
     StoredMessage,
     decode_attributes,
     decode_message,
-    format_message_id,
-    plain_sender,
     select_attributes,
 )
 from .results import BatchError, Message
@@ -45,14 +43,6 @@ from .base import (
     _set_done,
     check_batch_ids,
 )
-
-
-def _plain_attributes(sender: str, sent_ms: int, t: Tracked) -> dict[str, str]:
-    """Every system attribute a message of a standard queue has when it has
-    no group, trace header or dead-letter source: what "All" asks for, in one step."""
-    return {"SenderId": sender, "SentTimestamp": str(sent_ms),
-            "ApproximateReceiveCount": str(t.number),
-            "ApproximateFirstReceiveTimestamp": str(t.first_ms)}
 
 
 class ReceivingQueue(QueueBase):
@@ -81,11 +71,7 @@ class ReceivingQueue(QueueBase):
     def _message(self, m: StoredMessage, off: int, handle: str, t: Tracked,
                  system_names: frozenset[str], attribute_names: tuple[str, ...] | None) -> Message:
         attrs: dict[str, str]
-        if (not self.fifo and m.group_id is None and not m.system_attributes
-                and m.dlq_source_arn is None and "All" in system_names):
-            attrs = _plain_attributes(m.sender_id or self.account, m.first_sent_ms or m.sent_ms,
-                                      t)
-        elif system_names:
+        if system_names:
             attrs = {}
             every = "All" in system_names
             if every or "SenderId" in system_names:
@@ -142,19 +128,21 @@ class ReceivingQueue(QueueBase):
             for p in picks:
                 st.release(p)
             raise
-        out: list[Message] = []
-        received: list[tuple[int, int, int]] = []
-        gone: list[int] = []
-        to_dlq: list[tuple[Pick, StoredMessage]] = []
         deadline = now + visibility_ms
         redrive = self.redrive
         max_receives = redrive[1] if redrive is not None else 1 << 62
+        out: list[Message]
+        received: list[tuple[int, int, int]]
+        if isinstance(st, StandardState) and (not system_names or "All" in system_names):
+            # plain messages (a body and perhaps a sender) are received in C
+            out, received, picks = st.receive_plain(
+                picks, rows, deadline, now, max_receives, self._service._signer.v2_key,
+                self.incarnation, self.account, bool(system_names), Message)
+        else:
+            out, received = [], []
+        gone: list[int] = []
+        to_dlq: list[tuple[Pick, StoredMessage]] = []
         issue = self._service._signer.issue
-        # A plain message (a body and perhaps a sender; no attributes, group or
-        # history) of a standard queue is answered without decoding it into a
-        # StoredMessage, when the system attributes asked for are all or none.
-        plain_ok = not self.fifo and (not system_names or "All" in system_names)
-        account = self.account
         for pick in picks:
             off, t, _g = pick
             row = rows.get(off)
@@ -164,15 +152,6 @@ class ReceivingQueue(QueueBase):
                 continue
             ts, key, value = row
             prev = t.number if t is not None else 0
-            sender = plain_sender(key, account) if plain_ok and prev < max_receives else None
-            if sender is not None:
-                t = st.mark_received(pick, prev + 1, deadline, now)
-                attrs = _plain_attributes(sender, ts, t) if system_names else {}
-                out.append(Message(format_message_id(key[:16]), issue(self.incarnation, off,
-                                                                      t.number),
-                                   value.decode(), None, attrs))
-                received.append((off, t.number, deadline))
-                continue
             m = decode_message(key, value, ts)
             if m.first_sent_ms is not None and m.first_sent_ms + self.retention_ms <= now:
                 st.discard_taken(pick)
@@ -367,16 +346,24 @@ class ReceivingQueue(QueueBase):
             now = self._service.now_ms()
             st = self._loaded(now)
             done: list[int] = []
-            for e in entries:
+            check: Iterable[int] = range(len(entries))
+            if isinstance(st, StandardState):  # version 2 handles of this queue, in C
+                done, check = st.delete_handles(
+                    self._service._signer.v2_key, self.incarnation,
+                    [e.get("ReceiptHandle", "") for e in entries])
+            errors: dict[int, BatchError] = {}
+            for i in check:
+                e = entries[i]
                 try:
                     off = self._delete_one(st, e.get("ReceiptHandle", ""))
                 except QueueError as exc:
-                    out.append(BatchError(e["Id"], exc.query_code, exc.message,
-                                          exc.sender_fault))
+                    errors[i] = BatchError(e["Id"], exc.query_code, exc.message,
+                                           exc.sender_fault)
                     continue
                 if off is not None:
                     done.append(off)
-                out.append(e["Id"])
+            for i, e in enumerate(entries):
+                out.append(errors[i] if errors and i in errors else e["Id"])
             if done:
                 self._journal_append([journal.delete_record(done)], now)
                 if self.fifo:

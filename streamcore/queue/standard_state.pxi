@@ -359,6 +359,107 @@ cdef class StandardState:
             self.n_visible -= 1
         return True
 
+    def delete_handles(self, bytes key not None, uint64_t incarnation, list handles):
+        """DeleteMessage for each version 2 handle (under ``key``) of this queue
+        incarnation; a stale handle (received again since) deletes nothing.
+        (offsets deleted, indexes of the handles not resolved here: not version
+        2, not genuine, or of another queue), the latter for the caller to check."""
+        cdef const uint8_t *k = _key16(key)
+        cdef uint64_t inc, off
+        cdef uint32_t number
+        cdef Tracked t
+        cdef Py_ssize_t i
+        cdef list deleted = [], unresolved = []
+        for i in range(len(handles)):
+            if not _check(k, handles[i], &inc, &off, &number) or inc != incarnation:
+                unresolved.append(i)
+                continue
+            t = self.msgs.get(off)
+            if t is None or t.number != number:
+                continue
+            del self.msgs[off]
+            if t.inflight:
+                self.n_inflight -= 1
+            else:
+                self.n_visible -= 1
+            deleted.append(off)
+        return deleted, unresolved
+
+    def receive_plain(self, list picks, dict rows, int64_t deadline, int64_t now,
+                      int64_t max_receives, bytes key not None, uint64_t incarnation,
+                      str account not None, bint with_attributes, object message):
+        """Receive the plain messages among taken ``picks``: those whose record
+        (``rows``: offset -> (timestamp, key, value)) is a body and at most a
+        sender, received fewer than ``max_receives`` times.  Each is marked
+        received until ``deadline`` and made ``message(id, receipt handle,
+        body, None, system attributes)``, the attributes every one ("All") or
+        none.  (messages, [(offset, receive number, deadline)], picks left for
+        the general path).
+
+        A plain record key is the message id (16 bytes) and the delay (u16),
+        then nothing or only the sender field (tag 7, u32 length, bytes): the
+        layout of ``messages.encode_key``."""
+        cdef const uint8_t *k = _key16(key)
+        cdef list out = [], received = [], rest = []
+        cdef Tracked t
+        cdef int64_t off, number, ts, last_ts = -1
+        cdef bytes rkey, value
+        cdef const uint8_t *kp
+        cdef Py_ssize_t klen
+        cdef str sender, sent_text = None, now_text = None
+        cdef tuple row
+        cdef dict attrs
+        msgs = self.msgs
+        for pick in picks:
+            off = pick[0]
+            t = pick[1]
+            row = rows.get(off)
+            number = t.number if t is not None else 0
+            if row is None or number >= max_receives:
+                rest.append(pick)
+                continue
+            rkey = row[1]
+            kp = <const uint8_t *>PyBytes_AS_STRING(rkey)
+            klen = PyBytes_GET_SIZE(rkey)
+            if klen == 18:
+                sender = account
+            elif klen > 23 and kp[18] == 7 and <uint64_t>klen == 23 + _get_be(kp + 19, 4):
+                sender = rkey[23:].decode()
+            else:
+                rest.append(pick)
+                continue
+            number += 1
+            if t is None:
+                t = _tracked(number, deadline, now, now)
+                msgs[off] = t
+            else:
+                t.number = number
+                t.deadline = deadline
+                t.received_ms = now
+                if not t.first_ms:
+                    t.first_ms = now
+            t.inflight = True
+            self.n_inflight += 1
+            _heap_push(&self.inflight_heap, deadline, off)
+            if with_attributes:
+                ts = row[0]
+                if ts != last_ts or sent_text is None:
+                    sent_text = str(ts)
+                    last_ts = ts
+                if now_text is None:
+                    now_text = str(now)
+                attrs = {"SenderId": sender, "SentTimestamp": sent_text,
+                         "ApproximateReceiveCount": "1" if number == 1 else str(number),
+                         "ApproximateFirstReceiveTimestamp":
+                             now_text if t.first_ms == now else str(t.first_ms)}
+            else:
+                attrs = {}
+            value = row[2]
+            out.append(message(_format_id(kp), _issue(k, incarnation, off, <uint32_t>number),
+                               value.decode(), None, attrs))
+            received.append((off, number, deadline))
+        return out, received, rest
+
     def drop_below(self, int64_t before):
         """Every message below ``before`` is gone (purge, retention)."""
         if before <= self.floor:

@@ -6,14 +6,12 @@ before still work."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import struct
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from v1_handles import issue_v1
 
 from streamcore.queue import _native
 from streamcore.queue.errors import ReceiptHandleIsInvalidError
@@ -139,15 +137,6 @@ def test_other_keys_lengths_and_types_are_refused() -> None:
     last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(h[-1])
     _refused(signer, h[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[
         last | 1])
-
-
-def issue_v1(key: bytes, incarnation: int, offset: int, number: int) -> str:
-    """A version 1 handle as streamcore issued them before version 2, built here
-    from the format: >BQQI payload, then keyed BLAKE2b-128 of it, URL-safe base64
-    without padding."""
-    payload = struct.Struct(">BQQI").pack(1, incarnation, offset, number)
-    tag = hashlib.blake2b(payload, digest_size=16, key=key).digest()
-    return base64.urlsafe_b64encode(payload + tag).decode().rstrip("=")
 
 
 @settings(max_examples=200, deadline=None)

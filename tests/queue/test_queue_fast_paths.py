@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from queue_clock import T0, Clock
+from v1_handles import issue_v1
 
 from streamcore.queue import (
     BatchEntryIdsNotDistinctError,
@@ -172,3 +173,34 @@ def test_body_digests_computed_when_read_match_an_independent_md5(qs: Any) -> No
     second = sorted(again, key=lambda m: m.body)
     assert [m.md5_of_body for m in second] == [m.md5_of_body for m in first]
     assert second[0] != first[0]  # a new receipt handle and receive count
+
+
+def test_a_delete_batch_of_mixed_handles_answers_entry_by_entry(qs: Any) -> None:
+    """Version 2 handles of the queue are settled in one C call; every other
+    entry (a version 1 handle, a stale one, garbage, another queue's, a
+    repeat) answers as a DeleteMessage of it alone would."""
+    q = qs.create_queue("q")
+    other = qs.create_queue("other")
+    q.send_batch([f"m{i}" for i in range(6)])
+    other.send("x")
+    first = {m.body: m for m in q.receive(10, visibility_timeout=0)}
+    now = {m.body: m for m in q.receive(10, visibility_timeout=30)}  # each received twice
+    assert len(first) == len(now) == 6
+    signer = qs._signer
+    inc, off, number = signer.check(now["m1"].receipt_handle)
+    assert number == 2
+    entries = [now["m0"].receipt_handle,
+               issue_v1(signer._key, inc, off, number),  # m1, as an older server issued it
+               first["m2"].receipt_handle,  # stale: received again since, deletes nothing
+               "not a handle",
+               other.receive(1)[0].receipt_handle,
+               now["m3"].receipt_handle,
+               now["m3"].receipt_handle]  # already deleted by the entry before: no error
+    out = q.delete_batch([{"Id": f"e{i}", "ReceiptHandle": h} for i, h in enumerate(entries)])
+    assert [r if isinstance(r, str) else (r.id, r.code) for r in out] == [
+        "e0", "e1", "e2", ("e3", "ReceiptHandleIsInvalid"), ("e4", "ReceiptHandleIsInvalid"),
+        "e5", "e6"]
+    assert q.counts() == (0, 3, 0)  # m2, m4 and m5 still in flight
+    assert other.counts() == (0, 1, 0)
+    qs.clock.now += 31_000
+    assert sorted(m.body for m in q.receive(10)) == ["m2", "m4", "m5"]
