@@ -1,6 +1,7 @@
 """The queue's per-message hot path in C: receipt handles, message ids, record keys,
 a standard queue's message state."""
 
+from collections.abc import Callable
 from typing import Any
 
 from typing_extensions import disjoint_base
@@ -13,6 +14,9 @@ def issue_handle(key: bytes, incarnation: int, offset: int, number: int) -> str:
 def check_handle(key: bytes, handle: object) -> tuple[int, int, int] | None: ...
 def format_message_id(raw: bytes) -> str: ...
 def message_keys(random: bytes, suffix: bytes) -> tuple[list[bytes], list[str]]: ...
+def plain_bodies(entries: list[Any], limit: int, default_ids: tuple[str, ...],
+                 check_body: Callable[[str], bytes], error: type[BaseException]
+                 ) -> tuple[list[bytes], list[str], bool, int] | None: ...
 
 @disjoint_base
 class Tracked:

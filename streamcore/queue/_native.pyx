@@ -24,6 +24,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     int PyUnicode_KIND(object o)
     int PyUnicode_1BYTE_KIND
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
 
 cdef extern from "siphash.h":
     void sc_siphash(const uint8_t *key, const uint8_t *data, size_t n, uint8_t *out,
@@ -213,6 +214,55 @@ def message_keys(bytes random not None, bytes suffix not None):
         mid = _format_id(raw)
         ids.append(mid)
     return keys, ids
+
+
+def plain_bodies(list entries not None, Py_ssize_t limit, tuple default_ids not None,
+                 object check_body, object error):
+    """The UTF-8 bodies of a batch whose every entry is plain: a str, or a dict
+    of MessageBody (a non-empty str) and perhaps Id.  (bodies, entry ids,
+    whether any entry named its Id, total bytes); None when an entry is not
+    plain, or its body is invalid (``check_body`` raises ``error``) or longer
+    than ``limit``.  ASCII bodies are checked here; others by ``check_body``."""
+    cdef list bodies = [], ids = []
+    cdef Py_ssize_t i, j, n, total = 0
+    cdef bint named = False
+    cdef const uint8_t *p
+    cdef uint8_t c
+    cdef object e, body, raw
+    if len(entries) > len(default_ids):
+        return None
+    for i in range(len(entries)):
+        e = entries[i]
+        if type(e) is str:
+            body = e
+            ids.append(default_ids[i])
+        elif type(e) is dict and "MessageBody" in e and len(<dict>e) == 1 + ("Id" in e):
+            body = (<dict>e)["MessageBody"]
+            ids.append((<dict>e).get("Id", default_ids[i]))
+            named = True
+        else:
+            return None
+        if type(body) is not str or not body:
+            return None
+        if PyUnicode_IS_COMPACT_ASCII(body):
+            p = <const uint8_t *>PyUnicode_DATA(body)
+            n = PyUnicode_GET_LENGTH(body)
+            for j in range(n):
+                c = p[j]
+                if c < 0x20 and c != 9 and c != 10 and c != 13:
+                    return None  # the general path reports it
+            raw = PyBytes_FromStringAndSize(<const char *>p, n)
+        else:
+            try:
+                raw = check_body(body)
+            except error:
+                return None
+        n = PyBytes_GET_SIZE(raw)
+        if n > limit:
+            return None
+        total += n
+        bodies.append(raw)
+    return bodies, ids, named, total
 
 
 include "standard_state.pxi"

@@ -225,31 +225,11 @@ class SendingQueue(QueueBase):
         n = len(entries)
         if self.fifo or not 0 < n <= MAX_BATCH_ENTRIES:
             return None
-        bodies: list[bytes] = []
-        ids: list[str] = []
-        named = False
-        limit = self.max_message_bytes
-        total = 0
-        for i, e in enumerate(entries):
-            if type(e) is str:
-                body: object = e
-                ids.append(_ENTRY_IDS[i])
-            elif type(e) is dict and "MessageBody" in e and len(e) == 1 + ("Id" in e):
-                body = e["MessageBody"]
-                ids.append(e.get("Id", _ENTRY_IDS[i]))
-                named = True
-            else:
-                return None
-            if type(body) is not str or not body:
-                return None
-            try:
-                raw = check_body(body)
-            except QueueError:
-                return None
-            if len(raw) > limit:
-                return None
-            total += len(raw)
-            bodies.append(raw)
+        plain = _native.plain_bodies(entries if type(entries) is list else list(entries),
+                                     self.max_message_bytes, _ENTRY_IDS, check_body, QueueError)
+        if plain is None:
+            return None
+        bodies, ids, named, total = plain
         if named:
             check_batch_ids(ids, "SendMessageBatchRequestEntry")
         if total > MAX_MESSAGE_BYTES:

@@ -204,3 +204,21 @@ def test_a_delete_batch_of_mixed_handles_answers_entry_by_entry(qs: Any) -> None
     assert other.counts() == (0, 1, 0)
     qs.clock.now += 31_000
     assert sorted(m.body for m in q.receive(10)) == ["m2", "m4", "m5"]
+
+
+def test_plain_batches_accept_exactly_the_characters_the_general_path_does(qs: Any) -> None:
+    """Every ASCII character and some beyond (checked in C on the plain path,
+    by the general path's own check otherwise): the same outcome both ways."""
+    fast = qs.create_queue("fast")
+    slow = qs.create_queue("slow")
+    chars = [chr(c) for c in range(0x80)] + ["é", "\ud800", "\ufffe", "\uffff", "\U00010000",
+                                             "\U0010ffff", "\x85", "\u2028"]
+    for ch in chars:
+        body = f"a{ch}b"
+        a = fast.send_batch([body])[0]
+        b = slow.send_batch([{"Id": "0", "MessageBody": body, "DelaySeconds": None}])[0]
+        assert type(a) is type(b), repr(ch)
+        if isinstance(a, BatchError):
+            assert isinstance(b, BatchError) and (a.code, a.message) == (b.code, b.message)
+    assert fast.counts() == slow.counts()
+    assert 0 < fast.counts()[0] < len(chars)
