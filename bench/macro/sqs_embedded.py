@@ -5,12 +5,13 @@ instead, in the same run (Redis Streams pipelined, litequeue, persist-queue's
 SQLiteAckQueue), each reported as not run when it is not installed.
 
     python bench/macro/sqs_embedded.py [--messages 1000000] [--depth 1000000]
-                                       [--flush never|always]
+                                       [--flush never|always] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -143,14 +144,21 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=1_000_000)
     ap.add_argument("--peer-messages", type=int, default=100_000)
     ap.add_argument("--flush", choices=("never", "always"), default="never")
+    ap.add_argument("--json", action="store_true",
+                    help="print one JSON object of rows (for bench/macro/repeat.py)")
     args = ap.parse_args()
-    print(f"# {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
-          f"{args.messages} messages of {len(BODY)} bytes, flush={args.flush}")
+    say = (lambda *_: None) if args.json else print
+    say(f"# {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
+        f"{args.messages} messages of {len(BODY)} bytes, flush={args.flush}")
+    rows: list[dict[str, object]] = []
     empty, deep, per_msg = streamcore_cycle(args.messages, args.depth, args.flush)
-    print(f"streamcore  empty queue   {empty:>12,.0f} msgs/s")
+    say(f"streamcore  empty queue   {empty:>12,.0f} msgs/s")
+    rows.append({"system": "streamcore, empty queue", "msgs_per_s": empty})
     if args.depth:
-        print(f"streamcore  {args.depth:,} queued {deep:>12,.0f} msgs/s  ({deep / empty:.2f}x of "
-              f"empty); {per_msg:.1f} bytes of Python heap per queued message (tracemalloc)")
+        say(f"streamcore  {args.depth:,} queued {deep:>12,.0f} msgs/s  ({deep / empty:.2f}x of "
+            f"empty); {per_msg:.1f} bytes of Python heap per queued message (tracemalloc)")
+        rows.append({"system": f"streamcore, {args.depth} queued", "msgs_per_s": deep,
+                     "x_of_empty": deep / empty, "heap_bytes_per_queued_msg": per_msg})
     peers: dict[str, Callable[[int], float]] = {
         "redis streams (pipelined)": redis_cycle, "litequeue": litequeue_cycle,
         "persist-queue SQLiteAckQueue": persistqueue_cycle}
@@ -158,10 +166,14 @@ def main() -> None:
         try:
             rate = fn(args.peer_messages)
         except Exception as exc:  # noqa: BLE001 - report the peer, keep the others
-            print(f"{name:<28} not run: {exc}")
+            say(f"{name:<28} not run: {exc}")
+            rows.append({"system": name, "not_run": str(exc)})
             continue
-        print(f"{name:<28} {rate:>12,.0f} msgs/s   streamcore is {empty / rate:.1f}x")
-    print(f"# max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB")
+        say(f"{name:<28} {rate:>12,.0f} msgs/s   streamcore is {empty / rate:.1f}x")
+        rows.append({"system": name, "msgs_per_s": rate, "streamcore_x": empty / rate})
+    say(f"# max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB")
+    if args.json:
+        print(json.dumps({"benchmark": "sqs embedded", "rows": rows}))
 
 
 if __name__ == "__main__":
