@@ -2,7 +2,7 @@
 a standard queue's message state."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from typing_extensions import disjoint_base
 
@@ -68,9 +68,50 @@ class StandardState:
                        ) -> tuple[list[int], list[int]]: ...
     def receive_plain(self, picks: list[_Pick], rows: dict[int, tuple[int, bytes, bytes]],
                       deadline: int, now: int, max_receives: int, key: bytes, incarnation: int,
-                      account: str, with_attributes: bool, message: Any
-                      ) -> tuple[list[Any], list[tuple[int, int, int]], list[_Pick]]: ...
+                      account: str, with_attributes: bool
+                      ) -> tuple[list[Message], list[tuple[int, int, int]], list[_Pick]]: ...
     def drop_below(self, before: int) -> None: ...
     def purge(self, before: int) -> None: ...
     def low_watermark(self) -> int: ...
     def oldest_offset(self) -> int | None: ...
+
+@disjoint_base
+class SendResult:
+    """An accepted SendMessage (or batch entry)."""
+
+    message_id: str
+    md5_of_message_attributes: str | None
+    md5_of_message_system_attributes: str | None
+    sequence_number: str | None
+    id: str | None
+    def __init__(self, message_id: str, md5_of_body: str | None,
+                 md5_of_message_attributes: str | None = None,
+                 md5_of_message_system_attributes: str | None = None,
+                 sequence_number: str | None = None, id: str | None = None, *,
+                 body: bytes = b"") -> None: ...
+    @property
+    def md5_of_body(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+def plain_send_results(message_ids: list[str], entry_ids: list[str], bodies: list[bytes]
+                       ) -> list[SendResult]: ...
+
+@disjoint_base
+class Message:
+    """A received message."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    attributes: dict[str, str]
+    message_attributes: dict[str, dict[str, Any]]
+    md5_of_message_attributes: str | None
+    def __init__(self, message_id: str, receipt_handle: str, body: str,
+                 md5_of_body: str | None = None, attributes: dict[str, str] | None = None,
+                 message_attributes: dict[str, dict[str, Any]] | None = None,
+                 md5_of_message_attributes: str | None = None) -> None: ...
+    @property
+    def md5_of_body(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]

@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The queue's per-message work that Python would spend microseconds on, in C:
 receipt handles (build, sign, encode; decode, verify), message ids, the
-record keys of a batch of plain messages, and a standard queue's message
-state (``standard_state.pxi``).
+record keys of a batch of plain messages, what a send and a receive hand
+back (``results.pxi``) and a standard queue's message state
+(``standard_state.pxi``).
 
 A version 2 receipt handle is URL-safe base64 (no padding) of
 
@@ -14,6 +15,7 @@ from the data directory's key).  SipHash is a PRF made for short inputs, so
 the tag is a MAC; it is compared in constant time.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
@@ -265,4 +267,5 @@ def plain_bodies(list entries not None, Py_ssize_t limit, tuple default_ids not 
     return bodies, ids, named, total
 
 
+include "results.pxi"
 include "standard_state.pxi"

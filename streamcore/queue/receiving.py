@@ -137,7 +137,7 @@ class ReceivingQueue(QueueBase):
             # plain messages (a body and perhaps a sender) are received in C
             out, received, picks = st.receive_plain(
                 picks, rows, deadline, now, max_receives, self._service._signer.v2_key,
-                self.incarnation, self.account, bool(system_names), Message)
+                self.incarnation, self.account, bool(system_names))
         else:
             out, received = [], []
         gone: list[int] = []

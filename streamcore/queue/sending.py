@@ -251,8 +251,7 @@ class SendingQueue(QueueBase):
             self._ops_since_checkpoint += n
             st.add_many(first, n, now + self.delay_s * 1000, now)
             self._notify()
-        return [SendResult(mids[i], None, None, None, None, ids[i], body=bodies[i])
-                for i in range(n)]
+        return _native.plain_send_results(mids, ids, bodies)
 
     def _append(self, prepared: list[_Prepared]) -> list[SendResult]:
         with self._lock:

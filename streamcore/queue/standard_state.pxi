@@ -11,7 +11,6 @@
 # messages by visibility deadline, delayed messages by due time.  As in
 # MessageState, heaps keep stale entries and drop them when popped.
 
-cimport cython
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, realloc
 
@@ -387,13 +386,12 @@ cdef class StandardState:
 
     def receive_plain(self, list picks, dict rows, int64_t deadline, int64_t now,
                       int64_t max_receives, bytes key not None, uint64_t incarnation,
-                      str account not None, bint with_attributes, object message):
+                      str account not None, bint with_attributes):
         """Receive the plain messages among taken ``picks``: those whose record
         (``rows``: offset -> (timestamp, key, value)) is a body and at most a
         sender, received fewer than ``max_receives`` times.  Each is marked
-        received until ``deadline`` and made ``message(id, receipt handle,
-        body, None, system attributes)``, the attributes every one ("All") or
-        none.  (messages, [(offset, receive number, deadline)], picks left for
+        received until ``deadline`` and made a ``Message``, its system
+        attributes every one ("All") or none.  (messages, [(offset, receive number, deadline)], picks left for
         the general path).
 
         A plain record key is the message id (16 bytes) and the delay (u16),
@@ -455,8 +453,9 @@ cdef class StandardState:
             else:
                 attrs = {}
             value = row[2]
-            out.append(message(_format_id(kp), _issue(k, incarnation, off, <uint32_t>number),
-                               value.decode(), None, attrs))
+            out.append(_plain_message(_format_id(kp),
+                                      _issue(k, incarnation, off, <uint32_t>number),
+                                      value.decode(), attrs))
             received.append((off, number, deadline))
         return out, received, rest
 
