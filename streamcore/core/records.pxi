@@ -480,10 +480,14 @@ cdef class _Gather:
         if keys is not None:
             keys = _records_arg(keys, "keys")
         if timestamps is not None:
-            if isinstance(timestamps, (str, bytes, bytearray, memoryview, float, complex)):
+            if type(timestamps) is int:  # one for all, the common case: no ABC check
+                ts_default = _i64_arg(timestamps, "timestamps")
+                one_ts = True
+                timestamps = None
+            elif isinstance(timestamps, (str, bytes, bytearray, memoryview, float, complex)):
                 raise TypeError("timestamps must be None (now), one int (ms) or one int per "
                                 f"record, not {type(timestamps).__name__}")
-            if isinstance(timestamps, numbers.Integral) or (
+            elif isinstance(timestamps, numbers.Integral) or (
                     hasattr(timestamps, "__index__") and not hasattr(timestamps, "__len__")):
                 ts_default = _i64_arg(timestamps, "timestamps")
                 one_ts = True
