@@ -64,6 +64,11 @@ cdef class SendResult:
     def __repr__(self):
         return _fields_repr(self, _SEND_FIELDS)
 
+    def __reduce__(self):
+        return (SendResult, (self.message_id, self.md5_of_body, self.md5_of_message_attributes,
+                             self.md5_of_message_system_attributes, self.sequence_number,
+                             self.id))
+
 
 cdef SendResult _send_result(str message_id, object entry_id, bytes body):
     cdef SendResult r = SendResult.__new__(SendResult)
@@ -124,6 +129,11 @@ cdef class Message:
 
     def __repr__(self):
         return _fields_repr(self, _MESSAGE_FIELDS)
+
+    def __reduce__(self):
+        return (Message, (self.message_id, self.receipt_handle, self.body, self._md5_of_body,
+                          self.attributes, self.message_attributes,
+                          self.md5_of_message_attributes))
 
 
 cdef Message _plain_message(str message_id, str receipt_handle, str body, dict attributes):

@@ -6,6 +6,7 @@ entry carries one more field, and against the errors SQS gives."""
 from __future__ import annotations
 
 import hashlib
+import pickle
 import random
 import uuid
 from pathlib import Path
@@ -173,6 +174,12 @@ def test_body_digests_computed_when_read_match_an_independent_md5(qs: Any) -> No
     second = sorted(again, key=lambda m: m.body)
     assert [m.md5_of_body for m in second] == [m.md5_of_body for m in first]
     assert second[0] != first[0]  # a new receipt handle and receive count
+    for value in (*sent, *got):  # picklable (for multiprocessing), digest and all
+        copy = pickle.loads(pickle.dumps(value))
+        assert copy == value and type(copy) is type(value)
+        assert copy.md5_of_body == value.md5_of_body
+    with pytest.raises(TypeError):
+        hash(got[0])
 
 
 def test_a_delete_batch_of_mixed_handles_answers_entry_by_entry(qs: Any) -> None:
