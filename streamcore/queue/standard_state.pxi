@@ -335,14 +335,21 @@ cdef class StandardState:
 
     def remove(self, int64_t off):
         """Delete a tracked message (in flight, or visible after its timeout); True if it was."""
-        cdef Tracked t = self.msgs.pop(off, None)
+        cdef Tracked t = self.msgs.get(off)
         if t is None:
             return False
+        self._forget(off, t)
+        return True
+
+    cdef int _forget(self, int64_t off, Tracked t) except -1:
+        """A tracked message is deleted: out of ``msgs`` and the counts (its
+        heap entries go stale)."""
+        del self.msgs[off]
         if t.inflight:
             self.n_inflight -= 1
         else:
             self.n_visible -= 1
-        return True
+        return 0
 
     def delete_received(self, int64_t off, int64_t number):
         """DeleteMessage of receive ``number`` of the message at ``off``: True
@@ -351,11 +358,7 @@ cdef class StandardState:
         cdef Tracked t = self.msgs.get(off)
         if t is None or t.number != number:
             return False
-        del self.msgs[off]
-        if t.inflight:
-            self.n_inflight -= 1
-        else:
-            self.n_visible -= 1
+        self._forget(off, t)
         return True
 
     def delete_handles(self, bytes key not None, uint64_t incarnation, list handles):
@@ -376,11 +379,7 @@ cdef class StandardState:
             t = self.msgs.get(off)
             if t is None or t.number != number:
                 continue
-            del self.msgs[off]
-            if t.inflight:
-                self.n_inflight -= 1
-            else:
-                self.n_visible -= 1
+            self._forget(off, t)
             deleted.append(off)
         return deleted, unresolved
 
