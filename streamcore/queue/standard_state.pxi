@@ -1,15 +1,15 @@
 # Included by _native.pyx.
 #
-# The in-memory message state of a standard queue, in C: the same contract as
-# state.MessageState (which keeps FIFO queues), without a Python call, tuple or
-# heapq comparison per message.
+# The in-memory message state of a standard queue, in C: the contract of
+# state.FifoState (which keeps FIFO queues) without FIFO's groups, and without a
+# Python call, tuple or heapq comparison per message.
 #
 # Every offset in [fresh_lo, end) that is not delayed has never been received
 # and is visible: it costs no memory.  A message received at least once is a
 # Tracked in ``msgs`` until deleted.  Three binary heaps of (key, offset) pairs
 # in C arrays: visible tracked offsets (``ready``, key = offset), in-flight
 # messages by visibility deadline, delayed messages by due time.  As in
-# MessageState, heaps keep stale entries and drop them when popped.
+# FifoState, heaps keep stale entries and drop them when popped.
 
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, realloc
@@ -118,7 +118,7 @@ cdef void _heap_free(Heap *h) noexcept nogil:
 @cython.auto_pickle(False)
 cdef class StandardState:
     """The live state of one standard queue's messages (see the file's comment);
-    the methods and counts of state.MessageState."""
+    the methods and counts of state.FifoState."""
 
     cdef readonly bint fifo
     cdef public int64_t end  # the message log's end offset this state covers
