@@ -21,8 +21,6 @@ where each optional field is tag (u8), length (u32), bytes; see ``F_*``.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import re
 import struct
 from collections.abc import Callable, Mapping
@@ -201,14 +199,7 @@ def decode_attributes(buf: bytes) -> list[tuple[str, str, bool, bytes]]:
     return out
 
 
-try:  # CPython's own MD5 is quicker than OpenSSL's for message-sized inputs
-    _md5: Callable[[bytes], Any] = importlib.import_module("_md5").md5
-except ImportError:  # pragma: no cover - other Pythons
-    _md5 = hashlib.md5
-
-
-def md5_hex(data: bytes) -> str:
-    return _md5(data).hexdigest()  # type: ignore[no-any-return]
+md5_hex: Callable[[bytes], str] = _native.md5_hex
 
 
 def select_attributes(buf: bytes, names: tuple[str, ...] | frozenset[str] | None

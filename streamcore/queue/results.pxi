@@ -12,6 +12,11 @@ except ImportError:  # other Pythons
     from hashlib import md5 as _md5
 
 
+def md5_hex(data):
+    """The MD5 of ``data`` in lowercase hex, as SQS's MD5Of* fields carry it."""
+    return _md5(data).hexdigest()
+
+
 cdef tuple _SEND_FIELDS = ("message_id", "md5_of_body", "md5_of_message_attributes",
                            "md5_of_message_system_attributes", "sequence_number", "id")
 cdef tuple _MESSAGE_FIELDS = ("message_id", "receipt_handle", "body", "md5_of_body",
