@@ -55,6 +55,8 @@ cdef void _init_tables():
 
 _init_tables()
 
+from os import urandom as _urandom
+
 
 cdef const uint8_t *_key16(bytes key) except NULL:
     if PyBytes_GET_SIZE(key) != 16:
@@ -185,36 +187,40 @@ def format_message_id(bytes raw not None):
     return _format_id(<const uint8_t *>PyBytes_AS_STRING(raw))
 
 
-def message_keys(bytes random not None, bytes suffix not None):
-    """Message ids and record keys for a batch: ``random`` holds 16 bytes per
-    message, made a version 4 UUID each; every key is that id then ``suffix``
-    (the delay and any fields the batch shares).  (keys, message id strings)."""
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(random) // 16
+def new_message_ids(Py_ssize_t n):
+    """``n`` random 16-byte message ids (from os.urandom), each laid out as a
+    version 4 UUID, concatenated."""
+    cdef bytes raw = _urandom(16 * n)
+    cdef uint8_t *p = <uint8_t *>PyBytes_AS_STRING(raw)  # fresh and unshared: ours to edit
+    cdef Py_ssize_t i
+    for i in range(n):
+        p[16 * i + 6] = (p[16 * i + 6] & 0x0F) | 0x40
+        p[16 * i + 8] = (p[16 * i + 8] & 0x3F) | 0x80
+    return raw
+
+
+def message_keys(Py_ssize_t n, bytes suffix not None):
+    """Message ids and record keys for a batch of ``n`` messages
+    (``new_message_ids``): every key is its id then ``suffix`` (the delay and
+    any fields the batch shares).  (keys, message id strings)."""
+    cdef bytes ids_raw = new_message_ids(n)
+    cdef const uint8_t *r = <const uint8_t *>PyBytes_AS_STRING(ids_raw)
     cdef Py_ssize_t slen = PyBytes_GET_SIZE(suffix)
-    cdef const uint8_t *r = <const uint8_t *>PyBytes_AS_STRING(random)
     cdef const char *sfx = PyBytes_AS_STRING(suffix)
-    cdef uint8_t raw[16]
     cdef Py_ssize_t i
     cdef int b
     cdef char *k
-    if PyBytes_GET_SIZE(random) % 16:
-        raise ValueError("16 random bytes per message")
     keys = []
     ids = []
     for i in range(n):
-        for b in range(16):
-            raw[b] = r[16 * i + b]
-        raw[6] = (raw[6] & 0x0F) | 0x40
-        raw[8] = (raw[8] & 0x3F) | 0x80
         key = PyBytes_FromStringAndSize(NULL, 16 + slen)
         k = PyBytes_AS_STRING(key)
         for b in range(16):
-            k[b] = <char>raw[b]
+            k[b] = <char>r[16 * i + b]
         for b in range(slen):
             k[16 + b] = sfx[b]
         keys.append(key)
-        mid = _format_id(raw)
-        ids.append(mid)
+        ids.append(_format_id(r + 16 * i))
     return keys, ids
 
 

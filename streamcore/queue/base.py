@@ -13,7 +13,6 @@ a dead-letter move touches two queues, and a server runs on one thread anyway.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import struct
 import threading
@@ -399,15 +398,6 @@ class QueueBase:
         if wake is not None:
             left = min(left, max(0.0, (wake - now) / 1000.0) + 0.001)
         return max(left, 0.0)
-
-
-def new_message_ids(n: int) -> bytes:
-    """``n`` random 16-byte message ids, each laid out as a version 4 UUID."""
-    raw = bytearray(os.urandom(16 * n))
-    for i in range(6, 16 * n, 16):
-        raw[i] = (raw[i] & 0x0F) | 0x40
-        raw[i + 2] = (raw[i + 2] & 0x3F) | 0x80
-    return bytes(raw)
 
 
 def _set_done(fut: asyncio.Future[None]) -> None:

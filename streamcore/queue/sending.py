@@ -4,7 +4,6 @@ messages to the queue's log (also messages moved in from another queue)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -49,7 +48,6 @@ from .base import (
     QueueBase,
     _bad_value,
     check_batch_ids,
-    new_message_ids,
 )
 
 _DELAY = struct.Struct(">H")
@@ -238,7 +236,7 @@ class SendingQueue(QueueBase):
         if sender_id:
             sender = sender_id.encode()
             suffix += _SENDER_FIELD.pack(F_SENDER_ID, len(sender)) + sender
-        keys, mids = _native.message_keys(os.urandom(16 * n), suffix)
+        keys, mids = _native.message_keys(n, suffix)
         with self._lock:
             self._check_alive()
             now = self._service.now_ms()
@@ -272,7 +270,7 @@ class SendingQueue(QueueBase):
                         batch_keys[p.dedup_key] = batch_keys[p.dedup_key]  # resolved below
                     else:
                         batch_keys[p.dedup_key] = i
-            raw_ids = new_message_ids(len(prepared))
+            raw_ids = _native.new_message_ids(len(prepared))
             values: list[bytes] = []
             keys: list[bytes] = []
             for i, p in enumerate(prepared):

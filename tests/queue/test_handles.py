@@ -119,8 +119,7 @@ def test_native_calls_refuse_none() -> None:
                  lambda: _native.issue_handle(None, 1, 2, 3),  # type: ignore[arg-type]
                  lambda: _native.check_handle(None, "x"),  # type: ignore[arg-type]
                  lambda: _native.format_message_id(None),  # type: ignore[arg-type]
-                 lambda: _native.message_keys(None, b""),  # type: ignore[arg-type]
-                 lambda: _native.message_keys(b"", None)):  # type: ignore[arg-type]
+                 lambda: _native.message_keys(1, None)):  # type: ignore[arg-type]
         with pytest.raises(TypeError):
             call()
 

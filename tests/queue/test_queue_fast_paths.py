@@ -61,8 +61,9 @@ def test_plain_batches_answer_as_the_general_path_does(qs: Any, sender: str | No
         assert isinstance(a, SendResult) and isinstance(b, SendResult)
         assert (a.id, a.md5_of_body, a.md5_of_message_attributes, a.sequence_number) == \
             (b.id, b.md5_of_body, b.md5_of_message_attributes, b.sequence_number)
-        u = uuid.UUID(a.message_id)  # a random (version 4) UUID, as SQS's ids are
-        assert str(u) == a.message_id and u.version == 4 and u.variant == uuid.RFC_4122
+        for mid in (a.message_id, b.message_id):  # random (version 4) UUIDs, as SQS's ids are
+            u = uuid.UUID(mid)
+            assert str(u) == mid and u.version == 4 and u.variant == uuid.RFC_4122
     for text, r in zip(texts, sent_fast, strict=True):
         assert isinstance(r, SendResult)
         assert r.md5_of_body == hashlib.md5(text.encode()).hexdigest()
