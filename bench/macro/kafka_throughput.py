@@ -5,7 +5,9 @@
 Rows, for each broker:
 - produce: one confluent-kafka producer, ``--size``-byte values, acks=1, no
   compression: msgs/s, MB/s, and the broker's CPU seconds per million messages;
-- consume: one confluent-kafka consumer reading them all from the start;
+- consume: one confluent-kafka consumer reading them all from the start, with
+  the CPU time its consuming thread spends per message (1 / that is the most
+  this client can consume from any broker: its own ceiling);
 - kcat -P / kcat -C: producing a file and consuming it all with librdkafka from
   C (no Python client cost per message: nearer the broker's own limit).
 And once: the client's own ``produce()`` ceiling, enqueueing with no broker.
@@ -32,6 +34,10 @@ PRODUCER = {"acks": "1", "linger.ms": 5, "batch.size": 1_000_000,
             "queue.buffering.max.messages": 2_000_000, "compression.type": "none"}
 CONSUMER = {"fetch.queue.backoff.ms": 10, "enable.auto.commit": False,
             "auto.offset.reset": "earliest"}
+# Messages per consume() call.  1,000 is the best of the sizes tried here, with both brokers:
+# at 10,000 CPython frees and faults back the memory of each batch's message objects
+# (about 0.7 us per message against 0.5-0.6), and some sizes (300, 30) stall in librdkafka.
+CONSUME_BATCH = 1000
 
 
 def client_ceiling(n: int, value: bytes) -> float:
@@ -64,21 +70,25 @@ def produce(bootstrap: str, topic: str, n: int, value: bytes) -> float:
     return n / (time.perf_counter() - t)
 
 
-def consume(bootstrap: str, topic: str, n: int) -> float:
+def consume(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
+    """Messages per second, and the CPU seconds per message of the consuming thread
+    itself: 1 / that is the most this client could take from any broker."""
     from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", **CONSUMER})
     c.assign([TopicPartition(topic, 0, 0)])
     got = 0
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.thread_time()
     while got < n:
-        msgs = c.consume(10_000, timeout=10)
+        msgs = c.consume(CONSUME_BATCH, timeout=10)
         if not msgs:
             raise RuntimeError(f"consume stalled at {got} of {n}")
         got += len(msgs)
+        del msgs
     rate = n / (time.perf_counter() - t)
+    thread_cpu = (time.thread_time() - cpu) / n
     c.close()
-    return rate
+    return rate, thread_cpu
 
 
 def kcat_produce(bootstrap: str, topic: str, n: int, size: int) -> float | None:
@@ -131,11 +141,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"broker": b.name, "row": "produce", "msgs_per_s": rate,
                          "MB_per_s": rate * args.size / 1e6, "vs_ceiling": rate / ceiling,
                          "broker_cpu_s_per_M": (cpu1 - cpu0) / args.messages * 1e6})
-            crate = consume(b.bootstrap, "bench", args.messages)
+            crate, thread_cpu = consume(b.bootstrap, "bench", args.messages)
             cpu2 = cpu_seconds(b.pid)
             rows.append({"broker": b.name, "row": "consume", "msgs_per_s": crate,
                          "MB_per_s": crate * args.size / 1e6, "vs_produce": crate / rate,
-                         "broker_cpu_s_per_M": (cpu2 - cpu1) / args.messages * 1e6})
+                         "broker_cpu_s_per_M": (cpu2 - cpu1) / args.messages * 1e6,
+                         "client_thread_us_per_msg": thread_cpu * 1e6,
+                         "client_thread_ceiling": 1 / thread_cpu,
+                         "vs_client_thread_ceiling": crate * thread_cpu})
             cpu_k = cpu_seconds(b.pid)
             kc = kcat_consume(b.bootstrap, "bench", args.messages)
             if kc is not None:
