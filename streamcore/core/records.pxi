@@ -119,9 +119,8 @@ cdef Py_ssize_t _wanted_records(Batch b, list want, Py_ssize_t i, list out) exce
     try:
         recs = <const uint8_t *>view.buf + b.position + SC_BATCH_HEADER_SIZE
         nrec = size - SC_BATCH_HEADER_SIZE
-        if h.attributes & SC_ATTR_COMPRESSION_MASK:
-            data = _decompress(h.attributes & SC_ATTR_COMPRESSION_MASK,
-                               bytes(b._mv[b.position + SC_BATCH_HEADER_SIZE:b.position + size]))
+        data = _decompressed_records(b._mv, <size_t>b.position, h)
+        if data is not None:
             recs = <const uint8_t *>PyBytes_AS_STRING(data)
             nrec = <size_t>len(data)
         sc_record_iter_init(&it, recs, nrec, h.record_count)
@@ -151,14 +150,23 @@ cdef Py_ssize_t _wanted_records(Batch b, list want, Py_ssize_t i, list out) exce
         PyBuffer_Release(&view)
 
 
+cdef object _decompressed_records(object mv, size_t pos, sc_batch_header *h):
+    """The records section of the batch at byte pos of mv (header h), decompressed;
+    None when the batch is not compressed (its records are read in place)."""
+    cdef int codec = h.attributes & SC_ATTR_COMPRESSION_MASK
+    cdef size_t size = <size_t>h.batch_length + SC_BATCH_LOG_OVERHEAD
+    if codec == 0:
+        return None
+    return _decompress(codec, bytes(mv[pos + SC_BATCH_HEADER_SIZE:pos + size]))
+
+
 cdef list _batch_records(object mv, const uint8_t *mvbase, size_t pos, sc_batch_header *h, int64_t min_offset):
     """Records of the batch at byte pos of mv (header h), decompressing if needed."""
     cdef size_t size = <size_t>h.batch_length + SC_BATCH_LOG_OVERHEAD
-    cdef int codec = h.attributes & SC_ATTR_COMPRESSION_MASK
-    if codec == 0:
+    data = _decompressed_records(mv, pos, h)
+    if data is None:
         return _decode_records(mv, mvbase, mvbase + pos + SC_BATCH_HEADER_SIZE,
                                size - SC_BATCH_HEADER_SIZE, h, min_offset)
-    data = _decompress(codec, bytes(mv[pos + SC_BATCH_HEADER_SIZE:pos + size]))
     return _decode_records(memoryview(data), <const uint8_t *>PyBytes_AS_STRING(data),
                            <const uint8_t *>PyBytes_AS_STRING(data), <size_t>len(data), h, min_offset)
 
