@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -164,15 +165,104 @@ static int64_t segment_name_base(const char *name) {
     return base;
 }
 
+/* The names in a log directory, read once per open: each scan of a directory
+ * costs a round of system calls, and an open used to make five. */
+typedef struct {
+    char **v;
+    size_t n, cap;
+} dir_names;
+
+static void dir_names_free(dir_names *names) {
+    for (size_t i = 0; i < names->n; i++) free(names->v[i]);
+    free(names->v);
+    names->v = NULL;
+    names->n = names->cap = 0;
+}
+
+static int dir_names_read(int dfd, dir_names *out) {
+    out->v = NULL;
+    out->n = out->cap = 0;
+    int fd = dup(dfd);
+    if (fd < 0) return errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int rc = errno;
+        close(fd);
+        return rc;
+    }
+    rewinddir(d);
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 16;
+            char **nv = realloc(out->v, cap * sizeof *nv);
+            if (!nv) {
+                rc = ENOMEM;
+                break;
+            }
+            out->v = nv;
+            out->cap = cap;
+        }
+        if ((out->v[out->n] = strdup(name)) == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+        out->n++;
+    }
+    closedir(d);
+    if (rc) dir_names_free(out);
+    return rc;
+}
+
+static int has_suffix(const char *name, const char *suffix) {
+    size_t len = strlen(name), slen = strlen(suffix);
+    return len > slen && strcmp(name + len - slen, suffix) == 0;
+}
+
+/* Leftovers of interrupted work, unlinked (writable logs only): the .deleted
+ * files of a removal, the .cleaned files of an unfinished compaction rewrite. */
+static void remove_leftovers(int dfd, const dir_names *names) {
+    for (size_t i = 0; i < names->n; i++)
+        if (has_suffix(names->v[i], ".deleted") || has_suffix(names->v[i], ".cleaned"))
+            (void)unlinkat(dfd, names->v[i], 0);
+}
+
+/* Base offsets of the segment files among names, sorted. */
+static int segment_bases(int dfd, const dir_names *names, int64_t **out, size_t *n) {
+    size_t cap = 16, cnt = 0;
+    int64_t *v = malloc(cap * sizeof *v);
+    if (!v) return ENOMEM;
+    for (size_t i = 0; i < names->n; i++) {
+        int64_t base = segment_name_base(names->v[i]);
+        if (base < 0) continue;
+        struct stat st;
+        if (fstatat(dfd, names->v[i], &st, 0) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (cnt == cap) {
+            int64_t *nv = realloc(v, cap * 2 * sizeof *v);
+            if (!nv) {
+                free(v);
+                return ENOMEM;
+            }
+            v = nv;
+            cap *= 2;
+        }
+        v[cnt++] = base;
+    }
+    qsort(v, cnt, sizeof *v, cmp_i64);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
 /* Index files whose segment file is gone (a removal renames the .log first,
  * so a crash part way leaves them): removed, so nothing of a gone segment
  * lingers. */
-static void remove_orphan_indexes(const char *dir, const int64_t *bases, size_t n) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *name = e->d_name, *suffix = name + SC_SEGMENT_NAME_DIGITS;
+static void remove_orphan_indexes(int dfd, const dir_names *names, const int64_t *bases, size_t n) {
+    for (size_t i = 0; i < names->n; i++) {
+        const char *name = names->v[i], *suffix = name + SC_SEGMENT_NAME_DIGITS;
         if (strlen(name) <= SC_SEGMENT_NAME_DIGITS ||
             (strcmp(suffix, ".index") != 0 && strcmp(suffix, ".timeindex") != 0))
             continue;
@@ -181,52 +271,8 @@ static void remove_orphan_indexes(const char *dir, const int64_t *bases, size_t 
         strcpy(stem + SC_SEGMENT_NAME_DIGITS, ".log");
         int64_t base = segment_name_base(stem);
         if (base < 0 || bsearch(&base, bases, n, sizeof *bases, cmp_i64)) continue;
-        (void)unlinkat(dirfd(d), name, 0);
+        (void)unlinkat(dfd, name, 0);
     }
-    closedir(d);
-}
-
-/* Base offsets of the segment files in dir, sorted; leftover .deleted files
- * of an interrupted removal are unlinked on the way (writable logs only). */
-static int list_segments(const char *dir, int writable, int64_t **out, size_t *n) {
-    DIR *d = opendir(dir);
-    if (!d) return errno;
-    size_t cap = 16, cnt = 0;
-    int64_t *v = malloc(cap * sizeof *v);
-    if (!v) {
-        closedir(d);
-        return ENOMEM;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *name = e->d_name;
-        size_t len = strlen(name);
-        if (writable && len > 8 && strcmp(name + len - 8, ".deleted") == 0) {
-            (void)unlinkat(dirfd(d), name, 0);
-            continue;
-        }
-        int64_t base = segment_name_base(name);
-        if (base < 0) continue;
-        struct stat st;
-        if (fstatat(dirfd(d), name, &st, 0) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (cnt == cap) {
-            int64_t *nv = realloc(v, cap * 2 * sizeof *v);
-            if (!nv) {
-                free(v);
-                closedir(d);
-                return ENOMEM;
-            }
-            v = nv;
-            cap *= 2;
-        }
-        v[cnt++] = base;
-    }
-    closedir(d);
-    qsort(v, cnt, sizeof *v, cmp_i64);
-    if (writable) remove_orphan_indexes(dir, v, cnt);
-    *out = v;
-    *n = cnt;
-    return 0;
 }
 
 /* The offset after the last whole batch of the file at path (headers only). */
@@ -246,31 +292,27 @@ static int64_t file_next_offset(const char *path, int64_t base) {
     return next;
 }
 
-/* Finish what a crash interrupted in a compaction: a .cleaned file is an
- * unfinished rewrite (removed); a .swap file is a finished one whose swap
- * did not complete: the segments in its offset range go, then it takes its
- * final name (compact.c describes the protocol). */
-static int finish_compaction(const char *dir, const int64_t *bases, size_t n) {
-    DIR *d = opendir(dir);
-    if (!d) return errno;
+/* Finish what a crash interrupted in a compaction: a .swap file is a finished
+ * rewrite whose swap did not complete: the segments in its offset range go,
+ * then it takes its final name (compact.c describes the protocol; unfinished
+ * rewrites, .cleaned, are remove_leftovers').  *swapped: how many were
+ * finished (the directory then changed). */
+static int finish_compaction(const char *dir, const dir_names *names, const int64_t *bases, size_t n,
+                             size_t *swapped) {
     int64_t swaps[64];
     size_t nswaps = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *name = e->d_name;
-        size_t len = strlen(name);
-        if (len > 8 && strcmp(name + len - 8, ".cleaned") == 0) {
-            (void)unlinkat(dirfd(d), name, 0);
-        } else if (len == SC_SEGMENT_NAME_DIGITS + 9 && strcmp(name + SC_SEGMENT_NAME_DIGITS, ".log.swap") == 0 &&
-                   nswaps < 64) {
-            char stem[SC_SEGMENT_NAME_DIGITS + 5];
-            memcpy(stem, name, SC_SEGMENT_NAME_DIGITS);
-            strcpy(stem + SC_SEGMENT_NAME_DIGITS, ".log");
-            int64_t b = segment_name_base(stem);
-            if (b >= 0) swaps[nswaps++] = b;
-        }
+    *swapped = 0;
+    for (size_t i = 0; i < names->n && nswaps < 64; i++) {
+        const char *name = names->v[i];
+        if (strlen(name) != SC_SEGMENT_NAME_DIGITS + 9 || strcmp(name + SC_SEGMENT_NAME_DIGITS, ".log.swap") != 0)
+            continue;
+        char stem[SC_SEGMENT_NAME_DIGITS + 5];
+        memcpy(stem, name, SC_SEGMENT_NAME_DIGITS);
+        strcpy(stem + SC_SEGMENT_NAME_DIGITS, ".log");
+        int64_t b = segment_name_base(stem);
+        if (b >= 0) swaps[nswaps++] = b;
     }
-    closedir(d);
+    *swapped = nswaps;
     for (size_t k = 0; k < nswaps; k++) {
         char name[64];
         snprintf(name, sizeof name, "%020" PRId64 ".log.swap", swaps[k]);
@@ -401,14 +443,30 @@ static int open_segments(sc_log *log, int clean, int same_boot, sc_recovery_repo
     int64_t *bases = NULL;
     size_t n = 0;
     int readonly = (log->flags & SC_OPEN_READONLY) != 0;
-    int rc = list_segments(log->dir, !readonly, &bases, &n);
+    int dfd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return errno;
+    dir_names names;
+    int rc = dir_names_read(dfd, &names);
+    if (!rc && !readonly) remove_leftovers(dfd, &names);
+    if (!rc) rc = segment_bases(dfd, &names, &bases, &n);
     if (!rc && !readonly) {
-        rc = finish_compaction(log->dir, bases, n);
-        free(bases);
-        bases = NULL;
-        if (!rc) rc = list_segments(log->dir, 1, &bases, &n);
+        size_t swapped = 0;
+        rc = finish_compaction(log->dir, &names, bases, n, &swapped);
+        if (!rc && swapped) { /* the directory changed: read it again */
+            free(bases);
+            bases = NULL;
+            dir_names_free(&names);
+            rc = dir_names_read(dfd, &names);
+            if (!rc) rc = segment_bases(dfd, &names, &bases, &n);
+        }
+        if (!rc) remove_orphan_indexes(dfd, &names, bases, n);
     }
-    if (rc) return rc;
+    dir_names_free(&names);
+    close(dfd);
+    if (rc) {
+        free(bases);
+        return rc;
+    }
     /* What each file says on its own first: an empty file below the last, or
      * one whose first batch does not belong to its name, is no segment in use
      * (and must not bound its neighbour's offsets below). */
