@@ -6,7 +6,8 @@ For each count: a fresh ``streamcore serve``; create one topic with that many
 partitions (seconds; partition logs are created when first written); write
 one message to every partition (seconds: the logs' creation); then produce
 ``--messages`` 100-byte messages round-robin over the partitions with one
-confluent-kafka producer (msgs/s, and the ratio to the single-partition row);
+confluent-kafka producer (msgs/s, the ratio to the single-partition row, and
+the server's CPU per message);
 the server's RSS; then restart it and time until it answers (partitions open
 lazily, so this should not grow with the count).
 """
@@ -20,7 +21,7 @@ import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kafka_common import StreamcoreServer, create_topic, report, rss_kib  # noqa: E402
+from kafka_common import StreamcoreServer, cpu_seconds, create_topic, report, rss_kib  # noqa: E402
 
 
 def produce_round_robin(bootstrap: str, partitions: int, n: int) -> float:
@@ -57,11 +58,14 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             produce_round_robin(s.bootstrap, count, count)
             first_write = time.perf_counter() - t
+            cpu = cpu_seconds(s.pid)
             rate = produce_round_robin(s.bootstrap, count, args.messages)
+            server_cpu = cpu_seconds(s.pid) - cpu
             single = single or rate
             row: dict[str, Any] = {"partitions": count, "create_s": created,
                                    "first_write_s": first_write,
                                    "produce_msgs_per_s": rate, "vs_single": rate / single,
+                                   "server_cpu_us_per_msg": server_cpu / args.messages * 1e6,
                                    "rss_idle_MiB": idle_rss / 1024,
                                    "rss_after_MiB": rss_kib(s.pid) / 1024}
             assert s.proc is not None

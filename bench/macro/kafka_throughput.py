@@ -1,6 +1,7 @@
 """Produce and consume throughput: streamcore serve vs Apache Kafka, same run, same client.
 
-    python bench/macro/kafka_throughput.py [--messages 5000000] [--size 100] [--kafka] [--json]
+    python bench/macro/kafka_throughput.py [--messages 5000000] [--size 100] [--kafka]
+        [--consume-batch 1000] [--json]
 
 Rows, for each broker:
 - produce: one confluent-kafka producer, ``--size``-byte values, acks=1, no
@@ -34,9 +35,10 @@ PRODUCER = {"acks": "1", "linger.ms": 5, "batch.size": 1_000_000,
             "queue.buffering.max.messages": 2_000_000, "compression.type": "none"}
 CONSUMER = {"fetch.queue.backoff.ms": 10, "enable.auto.commit": False,
             "auto.offset.reset": "earliest"}
-# Messages per consume() call.  1,000 is the best of the sizes tried here, with both brokers:
-# at 10,000 CPython frees and faults back the memory of each batch's message objects
-# (about 0.7 us per message against 0.5-0.6), and some sizes (300, 30) stall in librdkafka.
+# Messages per consume() call (--consume-batch).  1,000 is the best of the sizes tried here,
+# with both brokers: at 10,000 CPython frees and faults back the memory of each batch's
+# message objects (about 0.7 us per message against 0.5-0.6), and some sizes (300, 30)
+# stall in librdkafka.
 CONSUME_BATCH = 1000
 
 
@@ -70,7 +72,7 @@ def produce(bootstrap: str, topic: str, n: int, value: bytes) -> float:
     return n / (time.perf_counter() - t)
 
 
-def consume(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
+def consume(bootstrap: str, topic: str, n: int, batch: int = CONSUME_BATCH) -> tuple[float, float]:
     """Messages per second, and the CPU seconds per message of the consuming thread
     itself: 1 / that is the most this client could take from any broker."""
     from confluent_kafka import Consumer, TopicPartition
@@ -80,7 +82,7 @@ def consume(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
     got = 0
     t, cpu = time.perf_counter(), time.thread_time()
     while got < n:
-        msgs = c.consume(CONSUME_BATCH, timeout=10)
+        msgs = c.consume(batch, timeout=10)
         if not msgs:
             raise RuntimeError(f"consume stalled at {got} of {n}")
         got += len(msgs)
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--messages", type=int, default=5_000_000)
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--kafka", action="store_true", help="also run Apache Kafka (needs Java+Maven)")
+    ap.add_argument("--consume-batch", type=int, default=CONSUME_BATCH,
+                    help="messages per consume() call")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     value = b"x" * args.size
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"broker": b.name, "row": "produce", "msgs_per_s": rate,
                          "MB_per_s": rate * args.size / 1e6, "vs_ceiling": rate / ceiling,
                          "broker_cpu_s_per_M": (cpu1 - cpu0) / args.messages * 1e6})
-            crate, thread_cpu = consume(b.bootstrap, "bench", args.messages)
+            crate, thread_cpu = consume(b.bootstrap, "bench", args.messages, args.consume_batch)
             cpu2 = cpu_seconds(b.pid)
             rows.append({"broker": b.name, "row": "consume", "msgs_per_s": crate,
                          "MB_per_s": crate * args.size / 1e6, "vs_produce": crate / rate,
