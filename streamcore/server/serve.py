@@ -15,12 +15,18 @@ Faces that are not installed are skipped.  Each started listener's ready line
 is printed (and flushed) on stdout once it accepts connections; SIGINT or
 SIGTERM closes the listeners (last started first) and the process exits 0.
 The event loop is uvloop's when uvloop is installed.
+
+Once every listener is up, what start-up built (modules, compiled codecs,
+recovered state: tens of thousands of objects that live as long as the
+process) is frozen out of the cyclic garbage collector, whose full passes
+would otherwise walk all of it while requests wait (9-16 ms a pass here).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import logging
 import os
@@ -34,6 +40,8 @@ from ..tools.segment_files import UsageError
 
 FACES = ("kafka", "sqs")
 DEFAULT_DATA_DIR = "./streamcore-data"
+
+log = logging.getLogger("streamcore.serve")
 
 
 class Listener(Protocol):
@@ -87,6 +95,9 @@ async def serve(args: argparse.Namespace) -> int:
                 print(listener.ready_line, flush=True)
         if not listeners:
             raise UsageError("serve: no listener enabled (both --no-kafka and --no-sqs)")
+        gc.collect()
+        gc.freeze()
+        log.info("start-up objects frozen out of the garbage collector: %d", gc.get_freeze_count())
         await stop.wait()
     finally:
         for listener in reversed(listeners):
