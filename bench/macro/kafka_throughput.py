@@ -37,7 +37,7 @@ CONSUMER = {"fetch.queue.backoff.ms": 10, "enable.auto.commit": False,
             "auto.offset.reset": "earliest"}
 # Messages per consume() call (--consume-batch).  1,000 is the best of the sizes tried here,
 # with both brokers: at 10,000 CPython frees and faults back the memory of each batch's
-# message objects (about 0.7 us per message against 0.5-0.6), and some sizes (300, 30)
+# message objects (0.7-0.8 us per message against 0.5-0.6), and some sizes (300, 30)
 # stall in librdkafka.
 CONSUME_BATCH = 1000
 
