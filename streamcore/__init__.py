@@ -19,6 +19,7 @@ except ImportError as exc:  # pragma: no cover - depends on how it was installed
     ) from exc
 
 from ._core import (
+    LOG_OPTION_LIMITS,
     Batch,
     BatchView,
     CleanerState,
@@ -32,6 +33,7 @@ from ._core import (
     SegmentInfo,
     __version__,
     build_batch,
+    check_log_options,
     crc32c,
     iter_batches,
     iter_records,
@@ -78,6 +80,7 @@ from .queue import *  # noqa: E402, F403
 from .queue import __all__ as _queue_names  # noqa: E402
 
 __all__ = [
+    "LOG_OPTION_LIMITS",
     "Batch",
     "BatchView",
     "CleanerState",
@@ -91,6 +94,7 @@ __all__ = [
     "SegmentInfo",
     "__version__",
     "build_batch",
+    "check_log_options",
     "crc32c",
     "iter_batches",
     "iter_records",

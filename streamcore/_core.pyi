@@ -44,6 +44,12 @@ def _crc32c_available(name: str) -> bool:
 def now_ms() -> int:
     """Wall-clock milliseconds since the epoch (the clock timestamps default to)."""
 
+LOG_OPTION_LIMITS: dict[str, tuple[int, int]]  # integer log option -> (lowest, highest)
+
+def check_log_options(**options: Any) -> None:
+    """Raise what opening a log with these options would raise, without opening one."""
+
+
 @final
 class Record:
     """One record.  ``key`` and ``value`` are read-only memoryviews into the

@@ -3,7 +3,9 @@
 A topic stores only its overrides; ``TopicConfig.effective`` merges them over
 the defaults.  ``log_options`` turns a topic's effective config into the
 options of its partition logs (``retention.ms`` -> ``retention_ms``...);
-cleaner settings stay with the broker, which schedules compaction.
+cleaner settings stay with the broker, which schedules compaction.  A config
+is checked against Kafka's ranges and then against what the storage core
+takes (``check_log_options``), so every config accepted here opens a log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._core import LOG_OPTION_LIMITS, check_log_options
+from ..ascii_numbers import DECIMAL, parse_int
 from .errors import InvalidConfigError
 
 # Kafka's DescribeConfigs config types (ConfigType in DescribeConfigsResponse).
@@ -30,7 +34,9 @@ class ConfigDef:
 
 def _long(lo: int, hi: int = 2**63 - 1) -> Callable[[str], object]:
     def check(v: str) -> object:
-        n = int(v)
+        n = parse_int(v)
+        if n is None:
+            raise ValueError("must be an integer")
         if not lo <= n <= hi:
             raise ValueError(f"must be in [{lo}, {hi}]")
         return n
@@ -39,6 +45,8 @@ def _long(lo: int, hi: int = 2**63 - 1) -> Callable[[str], object]:
 
 
 def _ratio(v: str) -> object:
+    if not DECIMAL.fullmatch(v):
+        raise ValueError("must be a number")
     x = float(v)
     if not 0.0 <= x <= 1.0:
         raise ValueError("must be in [0, 1]")
@@ -113,7 +121,12 @@ def check_value(name: str, value: str | None) -> str:
 
 
 def check_overrides(overrides: Mapping[str, str | None]) -> dict[str, str]:
-    return {name: check_value(name, value) for name, value in overrides.items()}
+    checked = {name: check_value(name, value) for name, value in overrides.items()}
+    try:
+        check_log_options(**log_options(checked))
+    except (TypeError, ValueError) as exc:
+        raise InvalidConfigError(f"Invalid topic config: {exc}") from None
+    return checked
 
 
 def effective(overrides: Mapping[str, str]) -> dict[str, str]:
@@ -128,15 +141,23 @@ def log_options(overrides: Mapping[str, str]) -> dict[str, Any]:
     deletes = "delete" in c["cleanup.policy"].split(",")
     retention_ms = int(c["retention.ms"])
     retention_bytes = int(c["retention.bytes"])
+    # Kafka takes sizes below what a segment, a batch or an index can be here (segment.bytes
+    # from 14, max.message.bytes from 0, segment.index.bytes from 4); each such value is
+    # given to the core as its smallest, which has the same effect: a segment per batch, or
+    # every batch refused (the broker checks max.message.bytes itself, before the core).
     return {
-        "segment_bytes": int(c["segment.bytes"]),
+        "segment_bytes": _at_least(c["segment.bytes"], "segment_bytes"),
         "segment_ms": int(c["segment.ms"]),
         "retention_ms": retention_ms if deletes and retention_ms >= 0 else None,
         "retention_bytes": retention_bytes if deletes and retention_bytes >= 0 else None,
-        "max_batch_bytes": max(int(c["max.message.bytes"]), 1),
+        "max_batch_bytes": _at_least(c["max.message.bytes"], "max_batch_bytes"),
         "index_interval_bytes": int(c["index.interval.bytes"]),
-        "max_index_bytes": int(c["segment.index.bytes"]),
+        "max_index_bytes": _at_least(c["segment.index.bytes"], "max_index_bytes"),
     }
+
+
+def _at_least(value: str, option: str) -> int:
+    return max(int(value), LOG_OPTION_LIMITS[option][0])
 
 
 def is_compacted(overrides: Mapping[str, str]) -> bool:

@@ -68,26 +68,39 @@ cdef int _get_buffer(object obj, Py_buffer *view, str name) except -1:
 
 _FLUSH_POLICIES = {"never": SC_FLUSH_NEVER, "interval": SC_FLUSH_INTERVAL, "always": SC_FLUSH_ALWAYS}
 
+# The range of each integer log option, for Log()'s arguments and for the options of a
+# LogManager's logs alike: a segment or a batch holds at least a batch header, an index at
+# least four time index entries.  Public as LOG_OPTION_LIMITS (name: (lo, hi)), for callers
+# that take options from users and state their own ranges against these.
+_INT_OPTION_LIMITS = {
+    "segment_bytes": (SC_BATCH_HEADER_SIZE, INT32_MAX, f"between {SC_BATCH_HEADER_SIZE} and 2**31 - 1"),
+    "index_interval_bytes": (0, 0xFFFFFFFF, "between 0 and 2**32 - 1"),
+    "max_index_bytes": (4 * SC_TIME_ENTRY_SIZE, 0xFFFFFFFF,
+                        f"between {4 * SC_TIME_ENTRY_SIZE} (four time index entries) and 2**32 - 1"),
+    "max_batch_bytes": (SC_BATCH_HEADER_SIZE, INT32_MAX, f"between {SC_BATCH_HEADER_SIZE} and 2**31 - 1"),
+    "flush_interval_ms": (1, 0xFFFFFFFF, "between 1 and 2**32 - 1"),
+}
+LOG_OPTION_LIMITS = {name: (lo, hi) for name, (lo, hi, _) in _INT_OPTION_LIMITS.items()}
+
+
+cdef int64_t _limited_arg(object value, str name) except? -2:
+    lo, hi, text = _INT_OPTION_LIMITS[name]
+    return _int_arg(value, name, lo, hi, text)
+
 
 cdef int _log_options(sc_log_config *cfg, segment_bytes, index_interval_bytes, flush,
                       flush_interval_ms, retention_bytes, retention_ms, max_batch_bytes,
                       segment_ms, max_index_bytes) except -1:
     """Fill cfg from Log()'s options, each checked and converted once."""
     sc_log_config_init(cfg)
-    cfg.segment_bytes = _int_arg(segment_bytes, "segment_bytes", SC_BATCH_HEADER_SIZE, INT32_MAX,
-                                 f"between {SC_BATCH_HEADER_SIZE} and 2**31 - 1")
-    cfg.index_interval_bytes = _int_arg(index_interval_bytes, "index_interval_bytes", 0,
-                                        0xFFFFFFFF, "between 0 and 2**32 - 1")
+    cfg.segment_bytes = _limited_arg(segment_bytes, "segment_bytes")
+    cfg.index_interval_bytes = _limited_arg(index_interval_bytes, "index_interval_bytes")
     if not isinstance(flush, str) or flush not in _FLUSH_POLICIES:
         raise ValueError(f"flush must be one of {sorted(_FLUSH_POLICIES)}, not {flush!r}")
     cfg.flush = _FLUSH_POLICIES[flush]
-    cfg.flush_interval_ms = _int_arg(flush_interval_ms, "flush_interval_ms", 1, 0xFFFFFFFF,
-                                     "between 1 and 2**32 - 1")
-    cfg.max_batch_bytes = _int_arg(max_batch_bytes, "max_batch_bytes", SC_BATCH_HEADER_SIZE,
-                                   INT32_MAX, f"between {SC_BATCH_HEADER_SIZE} and 2**31 - 1")
-    cfg.max_index_bytes = _int_arg(max_index_bytes, "max_index_bytes", 4 * SC_TIME_ENTRY_SIZE,
-                                   0xFFFFFFFF, f"between {4 * SC_TIME_ENTRY_SIZE} (four time "
-                                   "index entries) and 2**32 - 1")
+    cfg.flush_interval_ms = _limited_arg(flush_interval_ms, "flush_interval_ms")
+    cfg.max_batch_bytes = _limited_arg(max_batch_bytes, "max_batch_bytes")
+    cfg.max_index_bytes = _limited_arg(max_index_bytes, "max_index_bytes")
     # None: unlimited / never (the core's -1, which Kafka's configs also accept)
     cfg.retention_bytes = -1 if retention_bytes is None else _int_arg(
         retention_bytes, "retention_bytes", -1, _INT64_MAX, "None or >= 0")

@@ -54,6 +54,11 @@ cdef int64_t _optional_ms(object v, str name) except? -2:
     return _int_option(v, name, 0, 0x7FFFFFFFFFFFFFFF)
 
 
+cdef int64_t _limited(object value, str name) except? -2:
+    lo, hi, _ = _INT_OPTION_LIMITS[name]
+    return _int_option(value, name, lo, hi)
+
+
 cdef unsigned _set_options(sc_log_config *cfg, dict options) except? 0xFFFFFFFF:
     """Apply options (Python names and values) to cfg; returns the override mask."""
     cdef unsigned mask = 0
@@ -62,21 +67,21 @@ cdef unsigned _set_options(sc_log_config *cfg, dict options) except? 0xFFFFFFFF:
             raise TypeError(f"unknown log option {name!r} (options: {', '.join(_OPTIONS)})")
         mask |= <unsigned>_OPTIONS[name][0]
         if name == "segment_bytes":
-            cfg.segment_bytes = <uint64_t>_int_option(value, name, 61, 0x7FFFFFFF)
+            cfg.segment_bytes = <uint64_t>_limited(value, name)
         elif name == "segment_ms":
             cfg.segment_ms = _optional_ms(value, name)
         elif name == "index_interval_bytes":
-            cfg.index_interval_bytes = <uint32_t>_int_option(value, name, 0, 0xFFFFFFFF)
+            cfg.index_interval_bytes = <uint32_t>_limited(value, name)
         elif name == "max_index_bytes":
-            cfg.max_index_bytes = <uint32_t>_int_option(value, name, 48, 0xFFFFFFFF)
+            cfg.max_index_bytes = <uint32_t>_limited(value, name)
         elif name == "max_batch_bytes":
-            cfg.max_batch_bytes = <uint32_t>_int_option(value, name, 61, 0x7FFFFFFF)
+            cfg.max_batch_bytes = <uint32_t>_limited(value, name)
         elif name == "flush":
             if value not in _FLUSH_POLICIES:
                 raise ValueError(f"flush must be one of {sorted(_FLUSH_POLICIES)}, not {value!r}")
             cfg.flush = _FLUSH_POLICIES[value]
         elif name == "flush_interval_ms":
-            cfg.flush_interval_ms = <uint32_t>_int_option(value, name, 1, 0xFFFFFFFF)
+            cfg.flush_interval_ms = <uint32_t>_limited(value, name)
         elif name == "retention_bytes":
             cfg.retention_bytes = _optional_ms(value, name)
         elif name == "retention_ms":
@@ -84,6 +89,14 @@ cdef unsigned _set_options(sc_log_config *cfg, dict options) except? 0xFFFFFFFF:
     if not sc_log_config_valid(cfg):
         raise ValueError(f"invalid log options {options!r}")
     return mask
+
+
+def check_log_options(**options):
+    """Raise what opening a log with these options would raise (TypeError for an unknown
+    option or a wrong type, ValueError for a value out of range), without opening one."""
+    cdef sc_log_config cfg
+    sc_log_config_init(&cfg)
+    _set_options(&cfg, options)
 
 
 cdef dict _config_dict(const sc_log_config *cfg):
