@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..ascii_numbers import is_digits
 from .errors import InvalidAttributeNameError, InvalidAttributeValueError
 
 # (minimum, maximum) of the integer attributes.
@@ -84,7 +85,7 @@ def parse_redrive_policy(value: str) -> tuple[str, int]:
     count = obj.get("maxReceiveCount")
     if not isinstance(arn, str) or not arn.startswith("arn:"):
         raise _bad("RedrivePolicy", "Invalid value for deadLetterTargetArn.")
-    if isinstance(count, str) and count.strip().isdigit():
+    if isinstance(count, str) and is_digits(count.strip()):
         count = int(count)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
         raise _bad("RedrivePolicy", "Invalid value for maxReceiveCount: must be 1 to 1000.")
@@ -138,7 +139,7 @@ def check(attributes: Mapping[str, Any], *, fifo: bool, creating: bool) -> dict[
         if name in RANGES:
             lo, hi = RANGES[name]
             text = value.strip()
-            if not (text.isdigit() and lo <= int(text) <= hi):
+            if not (is_digits(text) and lo <= int(text) <= hi):
                 raise _bad(name)
             out[name] = str(int(text))
         elif name in _CHOICES:

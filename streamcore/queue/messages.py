@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..ascii_numbers import DECIMAL
 from . import _native
 from .errors import InvalidMessageContentsError, InvalidParameterValueError
 
@@ -38,7 +39,6 @@ MAX_DATA_TYPE = 256
 # Characters SQS accepts in a body or a string attribute value.
 _BAD_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ATTR_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,256}\Z")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 
 _ASCII_OK = b"\t\n\r" + bytes(range(0x20, 0x80))
 _U32 = struct.Struct(">I")
@@ -74,7 +74,7 @@ def check_body(body: str) -> bytes:
 
 
 def _check_number(name: str, value: str) -> None:
-    if not _NUMBER.match(value):
+    if not DECIMAL.fullmatch(value):
         raise InvalidParameterValueError(
             f"Can't cast the value of message (user) attribute '{name}' to a number.")
     mantissa, _, exponent = value.lower().lstrip("+-").partition("e")

@@ -39,7 +39,7 @@ from .store import DIRECTORY_LOG, JOURNAL_OPTIONS, open_manager
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,80}\Z")
 _REGION = re.compile(r"[a-z0-9-]{1,32}\Z")
-_ACCOUNT = re.compile(r"\d{12}\Z")
+_ACCOUNT = re.compile(r"[0-9]{12}\Z")
 _LABEL = re.compile(r"[A-Za-z0-9_-]{1,80}\Z")
 DELETED_RECENTLY_MS = 60_000
 MAX_TAGS = 50

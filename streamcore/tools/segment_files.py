@@ -32,7 +32,7 @@ from ..errors import StreamcoreError
 from ..format import BATCH_HEADER_SIZE, LOG_ENTRY_HEADER, LOG_OVERHEAD, MAGIC, MAGIC_OFFSET
 from .index_files import IndexFile
 
-SEGMENT_NAME = re.compile(r"^(\d{20})\.(log|index|timeindex)$")
+SEGMENT_NAME = re.compile(r"^([0-9]{20})\.(log|index|timeindex)$")
 SEGMENT_SUFFIXES = (".log", ".index", ".timeindex")
 
 

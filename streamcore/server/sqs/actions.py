@@ -22,7 +22,7 @@ from ...queue import Message, Queue, QueueService
 from ...queue.errors import InvalidParameterValueError, QueueDoesNotExistError
 from ...queue.results import BatchError, SendResult
 
-_ACCOUNT = re.compile(r"\d{12}\Z")
+_ACCOUNT = re.compile(r"[0-9]{12}\Z")
 _REGION = re.compile(r"[a-z0-9-]{1,32}\Z")
 
 

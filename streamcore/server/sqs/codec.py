@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from ...ascii_numbers import is_digits, parse_int
 from ...queue.errors import InvalidParameterValueError, MissingParameterError
 from .errors import XMLNS, Fault, xml_text
 from .shapes import BLOB, BOOLEAN, INTEGER, STRING, ListOf, MapOf, Shape, Struct
@@ -170,9 +171,10 @@ def _query_scalar(node: Node, shape: str, path: str) -> Any:
         return text
     if shape is INTEGER:
         t = text.strip()
-        if not t or not (t.isdigit() or (t[0] in "+-" and t[1:].isdigit())) or len(t) > 20:
+        n = parse_int(t) if len(t) <= 20 else None
+        if n is None:
             raise _type_error(path, text, "an integer")
-        return int(t)
+        return n
     if shape is BOOLEAN:
         if text.lower() not in ("true", "false"):
             raise _type_error(path, text, "true or false")
@@ -188,7 +190,7 @@ def _indexed(node: Node, path: str) -> list[tuple[int, Node]]:
     for k, child in node.items():
         if k is None:
             continue
-        if not k.isdigit() or len(k) > 9 or int(k) < 1:
+        if not is_digits(k) or len(k) > 9 or int(k) < 1:
             raise _type_error(f"{path}.{k}", k, "a numbered member (1, 2, ...)")
         items.append((int(k), child))
     if len(items) > MAX_LIST:

@@ -29,6 +29,8 @@ from typing import cast
 
 import httptools
 
+from ...ascii_numbers import is_digits
+
 REASONS = {
     100: "Continue", 200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 408: "Request Timeout", 413: "Content Too Large",
@@ -272,11 +274,10 @@ class _Connection(asyncio.Protocol):
         expect = False
         for name, value in self.headers:
             if name == "content-length":
-                try:
-                    length = int(value)
-                except ValueError:
+                if not is_digits(value.strip()):
                     self.refused = _Refused(400, "Bad Content-Length.")
-                    raise self.refused from None
+                    raise self.refused
+                length = int(value)
             elif name == "expect" and value.lower() == "100-continue":
                 expect = True
         if length is not None and length > self.server.max_body_bytes:

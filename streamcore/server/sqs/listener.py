@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import sys
 
+from ...ascii_numbers import is_digits
 from ...queue import QueueService
 from .app import SqsApp
 from .http import HttpServer
@@ -77,7 +78,7 @@ async def _maintain(service: QueueService) -> None:
 
 async def start(args: argparse.Namespace, data_dir: str) -> Listener:
     host, _, port_text = str(args.sqs).rpartition(":")
-    if not host or not port_text.isdigit():
+    if not host or not is_digits(port_text):
         raise SystemExit(f"streamcore: --sqs wants HOST:PORT, not {args.sqs!r}")
     host = host.strip("[]")
     verifier = None
