@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from .broker import LogBroker, ProduceResult
-from .errors import BrokerError, ErrorCode, kafka_error_code
+from .errors import BrokerError, ErrorCode, kafka_error_code, kafka_error_message
 from .partitioner import murmur2, partition_for
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "BrokerError",
     "ErrorCode",
     "kafka_error_code",
+    "kafka_error_message",
     "murmur2",
     "partition_for",
 ]

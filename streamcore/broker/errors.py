@@ -141,3 +141,16 @@ def kafka_error_code(exc: BaseException) -> ErrorCode:
         if isinstance(exc, cls):
             return code
     return ErrorCode.UNKNOWN_SERVER_ERROR
+
+
+MAX_ERROR_MESSAGE = 1024  # characters of an error message answered to a client
+
+
+def kafka_error_message(exc: BaseException) -> str | None:
+    """The error message an exception is answered with: its text (None when empty), cut
+    to MAX_ERROR_MESSAGE characters.  A message may quote what the client sent (a name
+    of up to 32,767 bytes), and a Kafka string holds no more than that."""
+    text = str(exc)
+    if len(text) > MAX_ERROR_MESSAGE:
+        text = text[: MAX_ERROR_MESSAGE - 3] + "..."
+    return text or None

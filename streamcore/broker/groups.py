@@ -31,6 +31,10 @@ from enum import Enum
 from .errors import ErrorCode
 from .offsets import CommittedOffset, OffsetStore, StoredGroup, StoredMember, now_ms
 
+# A new member's id is its client id, "-", a UUID (as Kafka makes it); the client id part is
+# cut to this many characters so that the id stays a Kafka string (at most 32,767 bytes).
+MEMBER_ID_CLIENT_CHARS = 255
+
 
 class GroupState(str, Enum):
     EMPTY = "Empty"
@@ -354,7 +358,7 @@ class GroupCoordinator:
             )
 
         if not member_id:
-            new_id = f"{client_id}-{uuid.uuid4()}"
+            new_id = f"{client_id[:MEMBER_ID_CLIENT_CHARS]}-{uuid.uuid4()}"
             if instance_id is not None and instance_id in g.static:
                 return await self._rejoin_static(g, g.members[g.static[instance_id]], new_id,
                                                  session_timeout_ms, rebalance_timeout_ms,

@@ -31,7 +31,16 @@ from .apis import (
     response_frame,
     response_header_tagged,
 )
-from .codec import DecodeError, Part, Struct, Writer, decode_all, encode, encode_into
+from .codec import (
+    DecodeError,
+    EncodeError,
+    Part,
+    Struct,
+    Writer,
+    decode_all,
+    encode,
+    encode_into,
+)
 from .handlers import HANDLERS, CloseConnection, Deferred, Request, ServerState
 from .messages import API_VERSIONS_RESPONSE
 from .transport import FrameError, MemoryBudget, Transport
@@ -113,6 +122,8 @@ class Connection:
                 await asyncio.sleep(0)
         except (FrameError, DecodeError, CloseConnection) as exc:
             log.info("closing connection from %s: %s", self.peer, exc)
+        except EncodeError as exc:  # an answer Kafka's format cannot hold: a server bug
+            log.error("closing connection from %s: cannot encode the answer: %s", self.peer, exc)
         except (ConnectionError, EOFError):
             pass
         except OSError as exc:

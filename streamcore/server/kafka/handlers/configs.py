@@ -9,7 +9,7 @@ at once on the open partition logs.  Broker configs are read-only here.
 
 from __future__ import annotations
 
-from ....broker import ErrorCode, kafka_error_code
+from ....broker import ErrorCode, kafka_error_code, kafka_error_message
 from ....broker import config as topic_config
 from ....broker.errors import BrokerError, InvalidConfigError
 from ..codec import Struct
@@ -103,7 +103,8 @@ async def describe_configs(srv: ServerState, r: Request) -> Struct:
             else:
                 raise BrokerError(f"unsupported resource type {rtype}", ErrorCode.INVALID_REQUEST)
         except Exception as exc:
-            out.update(error_code=int(kafka_error_code(exc)), error_message=str(exc) or None)
+            out.update(error_code=int(kafka_error_code(exc)),
+                       error_message=kafka_error_message(exc))
         results.append(out)
     return {"throttle_time_ms": 0, "results": results}
 
@@ -159,7 +160,7 @@ async def _alter_all(srv: ServerState, r: Request, incremental: bool) -> Struct:
         try:
             _alter(srv, res, r.body["validate_only"], incremental)
         except Exception as exc:
-            code, message = int(kafka_error_code(exc)), str(exc) or None
+            code, message = int(kafka_error_code(exc)), kafka_error_message(exc)
         responses.append({"error_code": code, "error_message": message,
                           "resource_type": res["resource_type"],
                           "resource_name": res["resource_name"]})

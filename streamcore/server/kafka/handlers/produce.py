@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ....broker import ErrorCode, ProduceResult, kafka_error_code
+from ....broker import ErrorCode, ProduceResult, kafka_error_code, kafka_error_message
 from ....broker.errors import BrokerError, InvalidRecordError
 from ..codec import Struct
 from .context import CloseConnection, Deferred, Request, ServerState
@@ -34,7 +34,7 @@ def _failed(index: int, exc: BaseException) -> Struct:
         "error_code": int(code),
         "base_offset": -1,
         "log_start_offset": -1,
-        "error_message": str(exc) or None,
+        "error_message": kafka_error_message(exc),
     }
     if isinstance(exc, InvalidRecordError):
         out["record_errors"] = [

@@ -7,7 +7,7 @@ order, one per topic (or partition).
 
 from __future__ import annotations
 
-from ....broker import ErrorCode, kafka_error_code
+from ....broker import ErrorCode, kafka_error_code, kafka_error_message
 from ....broker.errors import BrokerError
 from ..codec import Struct
 from .context import Request, ServerState
@@ -68,7 +68,7 @@ async def create_topics(srv: ServerState, r: Request) -> Struct:
             seen.add(name)
             _create_one(srv, t, validate_only)
         except Exception as exc:
-            code, message = int(kafka_error_code(exc)), str(exc) or None
+            code, message = int(kafka_error_code(exc)), kafka_error_message(exc)
         results.append({"name": name, "error_code": code, "error_message": message})
     return {"throttle_time_ms": 0, "topics": results}
 
@@ -101,7 +101,7 @@ async def create_partitions(srv: ServerState, r: Request) -> Struct:
                 )
             srv.broker.create_partitions(t["name"], t["count"], validate_only=validate_only)
         except Exception as exc:
-            code, message = int(kafka_error_code(exc)), str(exc) or None
+            code, message = int(kafka_error_code(exc)), kafka_error_message(exc)
         results.append({"name": t["name"], "error_code": code, "error_message": message})
     return {"throttle_time_ms": 0, "results": results}
 
