@@ -36,6 +36,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from .arguments import int_in
 from .tools.segment_files import UsageError
 
 EXIT_OK = 0
@@ -168,7 +169,7 @@ def _dump_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
         "--preview-bytes",
-        type=int,
+        type=int_in(0),
         default=32,
         metavar="N",
         help="bytes of each key and value shown with --records (default 32)",
@@ -179,7 +180,7 @@ def _verify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="problems and a summary as JSON lines")
     p.add_argument(
         "--max-problems",
-        type=int,
+        type=int_in(0),
         default=100,
         metavar="N",
         help="print at most N problems (0: all; default 100)",

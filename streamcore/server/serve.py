@@ -36,6 +36,8 @@ from collections.abc import Coroutine
 from types import ModuleType
 from typing import Any, Protocol
 
+from .._core import LOG_OPTION_LIMITS
+from ..arguments import int_in
 from ..tools.segment_files import UsageError
 
 FACES = ("kafka", "sqs")
@@ -70,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flush", choices=("never", "interval", "always"), default=None,
                         help="when logs fsync: never (page cache), interval, or always "
                              "(before acknowledging; grouped across writers)")
-    parser.add_argument("--flush-interval-ms", type=int, default=None, metavar="MS",
+    parser.add_argument("--flush-interval-ms", type=int_in(*LOG_OPTION_LIMITS["flush_interval_ms"]),
+                        default=None, metavar="MS",
                         help="fsync period with --flush interval")
     parser.add_argument("--log-level", default="warning",
                         choices=("debug", "info", "warning", "error"),

@@ -167,6 +167,30 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
         assert r.returncode == 2 and "expected a log directory" in r.stderr
 
 
+@pytest.mark.parametrize("args", [
+    ["serve", "--flush", "interval", "--flush-interval-ms", "-1"],
+    ["serve", "--default-partitions", "-3"],
+    ["serve", "--default-partitions", "100001"],
+    ["serve", "--connections-max-idle-ms", "0"],
+    ["serve", "--group-min-session-timeout-ms", "\u0665"],
+    ["serve", "--log-cleaner-backoff-ms", "1_0"],
+    ["serve", "--socket-request-max-bytes", "2147483648"],
+    ["serve", "--sqs-max-connections", "0"],
+    ["serve", "--sqs-request-timeout", "inf"],
+    ["serve", "--sqs-idle-timeout", "0"],
+    ["dump", "--preview-bytes", "-1", "."],
+    ["verify", "--max-problems", "x", "."],
+])
+def test_numeric_options_out_of_range_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    """Refused while parsing, before anything starts: exit 2 with the option named."""
+    r = run_cli(*args, "--data", str(tmp_path / "d"), cwd=tmp_path) if args[0] == "serve" \
+        else run_cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert f"argument {args[-2] if args[0] == 'serve' else args[1]}" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "d").exists()
+
+
 def test_version(tmp_path: Path) -> None:
     r = run_cli("--version", cwd=tmp_path)
     assert r.returncode == 0 and streamcore.__version__ in r.stdout

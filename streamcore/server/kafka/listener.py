@@ -17,8 +17,10 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from ...arguments import int_in
 from ...ascii_numbers import is_digits
 from ...broker import LogBroker, cleaner
+from ...broker.broker import MAX_PARTITIONS
 from ...broker.groups import GroupCoordinator
 from .connection import Connection
 from .handlers import ServerState
@@ -48,23 +50,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-kafka", action="store_true", help="do not start the Kafka listener")
     g.add_argument("--advertised-host", metavar="HOST",
                    help="host name clients are told to connect to (default: the bound address)")
-    g.add_argument("--default-partitions", type=int, default=1, metavar="N",
+    g.add_argument("--default-partitions", type=int_in(1, MAX_PARTITIONS), default=1, metavar="N",
                    help="partitions of a topic created without a count (default 1)")
     g.add_argument("--auto-create-topics", action=argparse.BooleanOptionalAction, default=True,
                    help="create a topic when Metadata asks for an unknown one (default: on)")
-    g.add_argument("--socket-request-max-bytes", type=int, default=SOCKET_REQUEST_MAX_BYTES,
-                   metavar="N", help="largest request frame accepted (default 100 MiB)")
-    g.add_argument("--max-connections", type=int, default=10_000, metavar="N",
+    g.add_argument("--socket-request-max-bytes", type=int_in(1024, 2**31 - 1),
+                   default=SOCKET_REQUEST_MAX_BYTES, metavar="N",
+                   help="largest request frame accepted (default 100 MiB)")
+    g.add_argument("--max-connections", type=int_in(1), default=10_000, metavar="N",
                    help="connections served at once; more are closed on accept")
-    g.add_argument("--connections-max-idle-ms", type=int, default=600_000, metavar="MS",
+    g.add_argument("--connections-max-idle-ms", type=int_in(1), default=600_000, metavar="MS",
                    help="close connections idle this long (default 10 minutes)")
-    g.add_argument("--log-cleaner-backoff-ms", type=int, default=15_000, metavar="MS",
+    g.add_argument("--log-cleaner-backoff-ms", type=int_in(1), default=15_000, metavar="MS",
                    help="how often compacted topics are checked for cleaning (default 15000)")
-    g.add_argument("--group-initial-rebalance-delay-ms", type=int, default=3000, metavar="MS",
+    g.add_argument("--group-initial-rebalance-delay-ms", type=int_in(0), default=3000, metavar="MS",
                    help="how long a new group waits for more members (default 3000)")
-    g.add_argument("--group-min-session-timeout-ms", type=int, default=6000, metavar="MS",
+    g.add_argument("--group-min-session-timeout-ms", type=int_in(1), default=6000, metavar="MS",
                    help="shortest consumer session timeout accepted (default 6000)")
-    g.add_argument("--group-max-session-timeout-ms", type=int, default=1_800_000, metavar="MS",
+    g.add_argument("--group-max-session-timeout-ms", type=int_in(1), default=1_800_000,
+                   metavar="MS",
                    help="longest consumer session timeout accepted (default 1800000)")
 
 

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import sys
 
+from ...arguments import int_in, seconds
 from ...ascii_numbers import is_digits
 from ...queue import QueueService
 from .app import SqsApp
@@ -35,12 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="verify every request's SigV4 signature with these access keys (one "
                         "'ACCESS_KEY_ID SECRET' per line); without it any credentials are "
                         "accepted")
-    g.add_argument("--sqs-max-connections", type=int, default=1024, metavar="N",
+    g.add_argument("--sqs-max-connections", type=int_in(1), default=1024, metavar="N",
                    help="open SQS connections at most (default 1024)")
-    g.add_argument("--sqs-request-timeout", type=float, default=30.0, metavar="SECONDS",
+    g.add_argument("--sqs-request-timeout", type=seconds, default=30.0, metavar="SECONDS",
                    help="a request must arrive whole within this time of its first byte "
                         "(default 30)")
-    g.add_argument("--sqs-idle-timeout", type=float, default=120.0, metavar="SECONDS",
+    g.add_argument("--sqs-idle-timeout", type=seconds, default=120.0, metavar="SECONDS",
                    help="close connections idle this long between requests (default 120)")
 
 
