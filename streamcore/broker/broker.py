@@ -15,6 +15,7 @@ fdatasync shared by every writer), which is when a server acknowledges it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core import LogManager
+from ..ascii_numbers import is_digits
 from . import config as topic_config
 from . import metadata as md
 from .batches import check_produce_batch
@@ -41,6 +43,8 @@ OFFSETS_TOPIC = "__consumer_offsets"
 MAX_TOPIC_NAME = 249
 MAX_LOG_NAME = 255  # LogManager's limit: a 249-character topic's partition logs fit
 MAX_PARTITIONS = 100_000
+
+logger = logging.getLogger("streamcore.broker")
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
 
 # Kafka's settings for __consumer_offsets (GroupCoordinatorConfig).
@@ -105,16 +109,24 @@ class LogBroker:
         if OFFSETS_TOPIC not in self._topics:
             self._create(OFFSETS_TOPIC, 1, dict(_OFFSETS_TOPIC_CONFIG), internal=True)
         self.offsets = OffsetStore(self.log(OFFSETS_TOPIC, 0))
-        self._remove_orphans()
+        self._remove_orphans(state.deleted)
 
-    def _remove_orphans(self) -> None:
-        """Delete logs no topic owns (a crash came between a topic's deletion and its logs')."""
+    def _remove_orphans(self, deleted: set[str]) -> None:
+        """Delete the logs of topics the metadata log records as deleted (a crash came between
+        a topic's deletion and its logs').  A log no record names at all is kept and reported:
+        its topic's records may be what is missing (a damaged metadata log), not the topic."""
         owned = {md.METADATA_LOG} | {
             f"{t.name}-{p}" for t in self._topics.values() for p in range(t.partitions)
         }
         for name in self._mgr.names():
-            if name not in owned:
+            if name in owned:
+                continue
+            topic, _, partition = name.rpartition("-")
+            if topic in deleted and is_digits(partition):
                 self._mgr.delete(name)
+            else:
+                logger.warning(
+                    "log %s belongs to no topic in the metadata log: kept, not served", name)
 
     def _open_log(self, name: str, options: dict[str, Any]) -> Any:
         """A log, created with ``options`` if absent (an existing one keeps its persisted
@@ -317,17 +329,20 @@ class LogBroker:
 
     def delete_records(self, topic: str, partition: int, before_offset: int) -> int:
         """DeleteRecords: the new log start offset (-1: up to the high watermark)."""
-        log = self.log(topic, partition)
+        t = self.topic(topic)
+        if t.internal:  # its records are the committed offsets and group metadata
+            raise InvalidTopicError(f"Cannot delete records of internal topic {topic}")
+        plog = self.log(topic, partition)
         if before_offset == -1:
-            before_offset = log.end_offset
-        if not 0 <= before_offset <= log.end_offset:
+            before_offset = plog.end_offset
+        if not 0 <= before_offset <= plog.end_offset:
             raise BrokerError(
-                f"offset {before_offset} is above the high watermark {log.end_offset}",
+                f"offset {before_offset} is above the high watermark {plog.end_offset}",
                 ErrorCode.OFFSET_OUT_OF_RANGE,
             )
-        if before_offset <= log.start_offset:
-            return int(log.start_offset)
-        return int(log.delete_records(before_offset))
+        if before_offset <= plog.start_offset:
+            return int(plog.start_offset)
+        return int(plog.delete_records(before_offset))
 
     def init_producer_id(self) -> tuple[int, int]:
         """A new producer id and its epoch (0)."""

@@ -95,6 +95,7 @@ class MetadataState:
     cluster_id: str | None = None
     topics: dict[str, TopicInfo] = field(default_factory=dict)
     next_producer_id: int = 0
+    deleted: set[str] = field(default_factory=set)  # topics whose last record is a deletion
 
 
 def replay(records: Iterator[Any]) -> MetadataState:
@@ -110,7 +111,9 @@ def replay(records: Iterator[Any]) -> MetadataState:
             name, _ = _read_str(key, 2)
             if value is None:
                 state.topics.pop(name, None)
+                state.deleted.add(name)
                 continue
+            state.deleted.discard(name)
             parts, created, internal, n = _TOPIC.unpack_from(value, 2)
             pos = 2 + _TOPIC.size
             configs = {}
