@@ -23,17 +23,21 @@ loop timers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .errors import ErrorCode
+from ..errors import StreamcoreError
+from .errors import ErrorCode, kafka_error_code
 from .offsets import CommittedOffset, OffsetStore, StoredGroup, StoredMember, now_ms
 
 # A new member's id is its client id, "-", a UUID (as Kafka makes it); the client id part is
 # cut to this many characters so that the id stays a Kafka string (at most 32,767 bytes).
 MEMBER_ID_CLIENT_CHARS = 255
+
+logger = logging.getLogger("streamcore.broker")
 
 
 class GroupState(str, Enum):
@@ -140,7 +144,19 @@ class GroupCoordinator:
                 self._touch(g, m)
         self.groups[group_id] = g
 
-    def _store(self, g: Group) -> None:
+    def _store(self, g: Group) -> ErrorCode:
+        """Write the group's metadata to __consumer_offsets; the error when it cannot be
+        (too large for the topic's max.message.bytes, or the disk failed), as Kafka
+        answers it: UNKNOWN_SERVER_ERROR for a record too large, else the storage error."""
+        try:
+            self._write_group(g)
+        except (StreamcoreError, OSError) as exc:
+            logger.warning("group %s: its metadata was not stored: %s", g.group_id, exc)
+            code = kafka_error_code(exc)
+            return ErrorCode.UNKNOWN_SERVER_ERROR if code == ErrorCode.MESSAGE_TOO_LARGE else code
+        return ErrorCode.NONE
+
+    def _write_group(self, g: Group) -> None:
         self.offsets.store_group(
             g.group_id,
             StoredGroup(
@@ -473,7 +489,14 @@ class GroupCoordinator:
         if member_id == g.leader:
             for x in g.members.values():
                 x.assignment = assignments.get(x.member_id, b"")
-            self._store(g)
+            code = self._store(g)
+            if code != ErrorCode.NONE:  # as Kafka: every member gets the error, then a rebalance
+                for x in g.members.values():
+                    x.assignment = b""
+                    if x.sync_future and not x.sync_future.done():
+                        x.sync_future.set_result(SyncResult(code))
+                self._prepare_rebalance(g)
+                return await fut
             g.state = GroupState.STABLE
             for x in g.members.values():
                 if x.sync_future and not x.sync_future.done():
@@ -556,10 +579,21 @@ class GroupCoordinator:
         self._touch(g, m)
         return ErrorCode.NONE
 
-    def commit(self, group_id: str, offsets: Iterable[tuple[str, int, CommittedOffset]]) -> None:
+    def commit(
+        self, group_id: str, offsets: Iterable[tuple[str, int, CommittedOffset]]
+    ) -> ErrorCode:
+        """Store committed offsets; the error for all of them when they cannot be stored
+        (INVALID_COMMIT_OFFSET_SIZE when too large for __consumer_offsets, as Kafka)."""
         if group_id not in self.groups:
             self.groups[group_id] = Group(group_id)
-        self.offsets.commit(group_id, offsets)
+        try:
+            self.offsets.commit(group_id, offsets)
+        except (StreamcoreError, OSError) as exc:
+            logger.warning("group %s: offsets not committed: %s", group_id, exc)
+            code = kafka_error_code(exc)
+            return ErrorCode.INVALID_COMMIT_OFFSET_SIZE if code == ErrorCode.MESSAGE_TOO_LARGE \
+                else code
+        return ErrorCode.NONE
 
     # ------------------------------------------------------------------ describe / list / delete
 

@@ -49,7 +49,12 @@ async def offset_commit(srv: ServerState, r: Request) -> Struct:
             parts.append({"partition_index": index, "error_code": int(code)})
         topics.append({"name": name, "partitions": parts})
     if accepted:
-        coord.commit(b["group_id"], accepted)
+        code = coord.commit(b["group_id"], accepted)
+        if code != ErrorCode.NONE:  # nothing of this commit was stored
+            for t in topics:
+                for part in t["partitions"]:
+                    if part["error_code"] == 0:
+                        part["error_code"] = int(code)
     return {"throttle_time_ms": 0, "topics": topics}
 
 
