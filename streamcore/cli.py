@@ -37,6 +37,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .arguments import int_in
+from .errors import StreamcoreError
 from .tools.segment_files import UsageError
 
 EXIT_OK = 0
@@ -312,6 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"streamcore: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (StreamcoreError, OSError) as exc:
+        # data that cannot be opened as it is (a damaged internal log, an unreadable file):
+        # refused in one line; `streamcore verify` tells more about a log
+        print(f"streamcore: error: {exc}", file=sys.stderr)
+        return EXIT_DAMAGE
     except KeyboardInterrupt:
         print("\nstreamcore: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

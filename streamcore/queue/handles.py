@@ -22,6 +22,7 @@ import hmac
 import os
 import struct
 
+from ..errors import StreamcoreError
 from . import _native
 from .errors import ReceiptHandleIsInvalidError
 
@@ -41,7 +42,8 @@ def load_or_create_key(path: str) -> bytes:
             key = f.read()
         if len(key) == KEY_BYTES:
             return key
-        raise ValueError(f"{path}: a receipt-handle key must be {KEY_BYTES} bytes")
+        raise StreamcoreError(f"{path}: a receipt-handle key must be {KEY_BYTES} bytes, "
+                              f"not {len(key)}: the file is damaged")
     except FileNotFoundError:
         pass
     key = os.urandom(KEY_BYTES)
