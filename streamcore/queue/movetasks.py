@@ -45,10 +45,20 @@ class MoveTaskRunner:
             if not svc.dead_letter_source_queues(source):
                 raise InvalidParameterValueError(
                     "Source queue must be configured as a Dead Letter Queue.")
-            if destination_arn is not None and svc._queue_by_arn(destination_arn) is None:
-                raise ResourceNotFoundError(
-                    "The resource that you specified for the DestinationArn parameter "
-                    "doesn't exist.")
+            if destination_arn is not None:
+                destination = svc._queue_by_arn(destination_arn)
+                if destination is None:
+                    raise ResourceNotFoundError(
+                        "The resource that you specified for the DestinationArn parameter "
+                        "doesn't exist.")
+                if destination is source:
+                    raise InvalidParameterValueError(
+                        "Value for parameter DestinationArn is invalid. Reason: the source "
+                        "and the destination queue must be different.")
+                if destination.fifo != source.fifo:  # as a DLQ must be of its source's type
+                    raise InvalidParameterValueError(
+                        "Value for parameter DestinationArn is invalid. Reason: the "
+                        "destination queue must be of the same type as the source queue.")
             if max_per_second is not None and (
                     isinstance(max_per_second, bool) or not isinstance(max_per_second, int)
                     or not 1 <= max_per_second <= MAX_RATE):

@@ -703,3 +703,27 @@ def test_fair_queue_group_id_on_standard(sqs: Any) -> None:
     assert "SequenceNumber" not in r
     (m,) = receive(sqs, url)
     assert m["Attributes"]["MessageGroupId"] == "tenant-1"
+
+
+def test_a_move_task_needs_another_queue_of_the_same_type(sqs: Any) -> None:
+    """The destination of a move is another queue of the source's type: moving a
+    standard DLQ's messages into a FIFO queue would leave them without a group, and a
+    queue into itself moves nothing.  Either is InvalidParameterValue, nothing moves."""
+    def arn(url: str) -> str:
+        return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"])
+
+    for kind in ("standard", "fifo"):
+        suffix = ".fifo" if kind == "fifo" else ""
+        dlq = make(sqs, unique() + suffix)
+        make(sqs, unique() + suffix, RedrivePolicy=json.dumps(
+            {"deadLetterTargetArn": arn(dlq), "maxReceiveCount": 1}))
+        other = make(sqs, unique() + ("" if suffix else ".fifo"))
+        extra = {"MessageGroupId": "g", "MessageDeduplicationId": "d"} if suffix else {}
+        sqs.send_message(QueueUrl=dlq, MessageBody="stay", **extra)
+        for dest in (arn(other), arn(dlq)):
+            with pytest.raises(ClientError) as e:
+                sqs.start_message_move_task(SourceArn=arn(dlq), DestinationArn=dest)
+            assert code(e) == "InvalidParameterValue"
+        assert sqs.list_message_move_tasks(SourceArn=arn(dlq))["Results"] == []
+        assert counts(sqs, dlq)[0] == 1 and counts(sqs, other)[0] == 0

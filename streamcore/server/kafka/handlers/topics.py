@@ -7,6 +7,8 @@ order, one per topic (or partition).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from ....broker import ErrorCode, kafka_error_code, kafka_error_message
 from ....broker.errors import BrokerError
 from ..codec import Struct
@@ -52,20 +54,26 @@ def _create_one(srv: ServerState, t: Struct, validate_only: bool) -> None:
     srv.broker.create_topic(t["name"], partitions, configs, validate_only=validate_only)
 
 
+def _duplicates(names: list[str]) -> set[str]:
+    """Names given more than once in one request: as Kafka, every entry of such a name is
+    INVALID_REQUEST and none of them is carried out."""
+    return {name for name, count in Counter(names).items() if count > 1}
+
+
+def _duplicate_error(name: str) -> BrokerError:
+    return BrokerError(f"Duplicate topic in request: {name}", ErrorCode.INVALID_REQUEST)
+
+
 async def create_topics(srv: ServerState, r: Request) -> Struct:
     validate_only = r.body["validate_only"]
     results = []
-    seen: set[str] = set()
+    dupes = _duplicates([t["name"] for t in r.body["topics"]])
     for t in r.body["topics"]:
         name = t["name"]
         code, message = 0, None
         try:
-            if name in seen:
-                raise BrokerError(
-                    f"Create topics request from client contains multiple entries for {name}",
-                    ErrorCode.INVALID_REQUEST,
-                )
-            seen.add(name)
+            if name in dupes:
+                raise _duplicate_error(name)
             _create_one(srv, t, validate_only)
         except Exception as exc:
             code, message = int(kafka_error_code(exc)), kafka_error_message(exc)
@@ -75,9 +83,12 @@ async def create_topics(srv: ServerState, r: Request) -> Struct:
 
 async def delete_topics(srv: ServerState, r: Request) -> Struct:
     results = []
+    dupes = _duplicates(r.body["topic_names"])
     for name in r.body["topic_names"]:
         code = 0
         try:
+            if name in dupes:
+                raise _duplicate_error(name)
             srv.broker.delete_topic(name)
         except Exception as exc:
             code = int(kafka_error_code(exc))
@@ -88,9 +99,12 @@ async def delete_topics(srv: ServerState, r: Request) -> Struct:
 async def create_partitions(srv: ServerState, r: Request) -> Struct:
     validate_only = r.body["validate_only"]
     results = []
+    dupes = _duplicates([t["name"] for t in r.body["topics"]])
     for t in r.body["topics"]:
         code, message = 0, None
         try:
+            if t["name"] in dupes:
+                raise _duplicate_error(t["name"])
             assignments = t["assignments"]
             if assignments is not None and any(
                 a["broker_ids"] != [srv.node_id] for a in assignments
