@@ -229,7 +229,8 @@ cdef class LogManager:
         if "\0" in name:
             return False
         bname = _name_bytes(name)
-        return sc_logset_get_config(self._handle(), bname, &cfg, &mask) == 0
+        # a log whose options file is damaged still exists: get() then says what is wrong
+        return sc_logset_get_config(self._handle(), bname, &cfg, &mask) != SC_ENOTFOUND
 
     def __len__(self):
         cdef sc_logset_stats st

@@ -83,3 +83,21 @@ def test_delete_records_on_internal_topics_is_refused(tmp_path: Path) -> None:
                                                  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
     with LogBroker(tmp_path) as b:
         assert b.offsets.committed("keep")[("t", 0)].offset == 5
+
+
+def test_a_partition_whose_options_file_is_damaged(tmp_path: Path) -> None:
+    """The log exists (it is not created over), and produce and fetch to it get an
+    error code of Kafka's, not UNKNOWN_SERVER_ERROR; the other partitions serve on."""
+    with LogBroker(tmp_path) as b:
+        b.create_topic("t", 2)
+        for p in (0, 1):
+            b.produce("t", p, build_batch([b"v"]))
+    (tmp_path / "topics" / "t-1" / ".config").write_bytes(b"segment_bytes=12x\n")
+    with LogManager(tmp_path / "topics") as mgr:
+        assert "t-1" in mgr and "t-1" in mgr.names()
+    with LogBroker(tmp_path) as b:
+        with pytest.raises(Exception) as e:
+            b.produce("t", 1, build_batch([b"w"]))
+        assert kafka_error_code(e.value) not in (ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.NONE)
+        assert b.produce("t", 0, build_batch([b"w"])).base_offset == 1
+    assert (tmp_path / "topics" / "t-1" / ".config").read_bytes() == b"segment_bytes=12x\n"
