@@ -313,11 +313,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"streamcore: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (StreamcoreError, OSError) as exc:
-        # data that cannot be opened as it is (a damaged internal log, an unreadable file):
-        # refused in one line; `streamcore verify` tells more about a log
-        print(f"streamcore: error: {exc}", file=sys.stderr)
-        return EXIT_DAMAGE
     except KeyboardInterrupt:
         print("\nstreamcore: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -326,6 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except (StreamcoreError, OSError) as exc:  # after BrokenPipeError, an OSError too
+        # data that cannot be opened as it is (a damaged internal log, an unreadable file):
+        # refused in one line; `streamcore verify` tells more about a log
+        print(f"streamcore: error: {exc}", file=sys.stderr)
+        return EXIT_DAMAGE
 
 
 if __name__ == "__main__":  # pragma: no cover
