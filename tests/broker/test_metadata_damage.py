@@ -9,6 +9,7 @@ client's to delete either: DeleteRecords on them is INVALID_TOPIC_EXCEPTION."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,6 @@ def _fill(root: Path) -> list[bytes]:
 
 
 def test_a_truncated_metadata_log_never_deletes_topic_data(tmp_path: Path) -> None:
-    seg = None
     template = tmp_path / "template"
     want = _fill(template)
     assert want
@@ -47,7 +47,7 @@ def test_a_truncated_metadata_log_never_deletes_topic_data(tmp_path: Path) -> No
     size = os.path.getsize(meta_dir / seg)
     for cut in sorted({0, 1, 12, 61, size // 3, size // 2, size - 1}):
         root = tmp_path / f"cut{cut}"
-        os.system(f"cp -a {template} {root}")
+        shutil.copytree(template, root)
         os.truncate(root / "topics" / md.METADATA_LOG / seg, cut)
         with LogBroker(root) as b:
             served = set(b.topics())

@@ -7,7 +7,6 @@ nor answered with a 500; the server logs no error for any of them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -22,27 +21,18 @@ DEVANAGARI_5 = "\u096b"
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("digits") / "data").start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def queue(srv: Server) -> str:
-    c: Any = srv.client()
+def queue(server: Server) -> str:
+    c: Any = server.client()
     return str(c.create_queue(QueueName=unique("digits"))["QueueUrl"])
 
 
-def _query(srv: Server, params: list[tuple[str, str]]) -> bytes:
+def _query(server: Server, params: list[tuple[str, str]]) -> bytes:
     body = "&".join(f"{quote(k, safe='.')}={quote(v, safe='')}" for k, v in params)
-    return exchange(srv, request(None, body.encode(), ctype=FORM))
+    return exchange(server, request(None, body.encode(), ctype=FORM))
 
 
-def _json(srv: Server, action: str, body: dict[str, Any]) -> bytes:
-    return exchange(srv, request(f"AmazonSQS.{action}", json.dumps(body).encode()))
+def _json(server: Server, action: str, body: dict[str, Any]) -> bytes:
+    return exchange(server, request(f"AmazonSQS.{action}", json.dumps(body).encode()))
 
 
 def _refused(resp: bytes, *codes: bytes) -> None:
@@ -50,8 +40,13 @@ def _refused(resp: bytes, *codes: bytes) -> None:
     assert any(code in resp for code in codes), resp[:300]
 
 
+def _nothing_logged_as_an_error(server: Server) -> None:
+    log = server.log.read_text()
+    assert "Traceback" not in log and "ERROR" not in log, log[-2000:]
+
+
 @pytest.mark.parametrize("digit", [ARABIC_3, SUPER_1, DEVANAGARI_5, "1_0", "\uff13"])
-def test_query_numbers(srv: Server, queue: str, digit: str) -> None:
+def test_query_numbers(server: Server, queue: str, digit: str) -> None:
     cases = [
         [("Action", "ReceiveMessage"), ("QueueUrl", queue), ("WaitTimeSeconds", digit)],
         [("Action", "ReceiveMessage"), ("QueueUrl", queue), ("VisibilityTimeout", "1" + digit)],
@@ -65,36 +60,35 @@ def test_query_numbers(srv: Server, queue: str, digit: str) -> None:
          ("Attribute.1.Name", "DelaySeconds"), ("Attribute.1.Value", digit)],
     ]
     for params in cases:
-        _refused(_query(srv, params), b"InvalidParameterValue", b"InvalidAttributeValue",
+        _refused(_query(server, params), b"InvalidParameterValue", b"InvalidAttributeValue",
                  b"MalformedQueryString")
+    _nothing_logged_as_an_error(server)
 
 
 @pytest.mark.parametrize("digit", [ARABIC_3, SUPER_1, DEVANAGARI_5])
-def test_json_numbers_in_text(srv: Server, queue: str, digit: str) -> None:
-    _refused(_json(srv, "SetQueueAttributes", {
+def test_json_numbers_in_text(server: Server, queue: str, digit: str) -> None:
+    _refused(_json(server, "SetQueueAttributes", {
         "QueueUrl": queue, "Attributes": {"VisibilityTimeout": "3" + digit}}),
         b"InvalidAttributeValue", b"InvalidParameterValue")
-    dlq: Any = srv.client()
+    dlq: Any = server.client()
     arn = dlq.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    _refused(_json(srv, "SetQueueAttributes", {"QueueUrl": queue, "Attributes": {
+    _refused(_json(server, "SetQueueAttributes", {"QueueUrl": queue, "Attributes": {
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": digit})}}),
         b"InvalidAttributeValue", b"InvalidParameterValue")
-    _refused(_json(srv, "SendMessage", {
+    _refused(_json(server, "SendMessage", {
         "QueueUrl": queue, "MessageBody": "b", "MessageAttributes": {
             "n": {"DataType": "Number", "StringValue": "1" + digit}}}),
         b"InvalidParameterValue")
     attrs = dlq.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
     assert attrs["VisibilityTimeout"] == "30" and "RedrivePolicy" not in attrs
+    _nothing_logged_as_an_error(server)
 
 
-def test_content_length_in_other_digits(srv: Server) -> None:
+def test_content_length_in_other_digits(server: Server) -> None:
     for length in (ARABIC_3, "+3", " 3_0"):
         raw = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: " + FORM.encode() +
                b"\r\nContent-Length: " + length.encode() + b"\r\n\r\nabc")
-        assert status_of(exchange(srv, raw)) == 400
+        assert status_of(exchange(server, raw)) == 400
+    _nothing_logged_as_an_error(server)
 
-
-def test_nothing_logged_as_an_error(srv: Server, queue: str) -> None:
-    log = srv.log.read_text()
-    assert "Traceback" not in log and "ERROR" not in log, log[-2000:]
